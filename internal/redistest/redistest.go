@@ -1,0 +1,131 @@
+// Package redistest finds a Redis for tests: REDIS_ADDR (default
+// 127.0.0.1:6379) if it answers, else a throwaway redis-server started on a
+// free loopback port. With CI set, no Redis is a failure, never a skip.
+package redistest
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+var (
+	once sync.Once
+	addr string
+	err  error
+	srv  *exec.Cmd
+)
+
+// Addr returns the address of a Redis that answers PING, starting one if
+// needed. It fails the test when there is none: run redis-server, set
+// REDIS_ADDR, or put redis-server on PATH.
+func Addr(t testing.TB) string {
+	t.Helper()
+	once.Do(find)
+	if err != nil {
+		t.Fatalf("no Redis for the integration tests: %v (start redis-server, set REDIS_ADDR, or put redis-server on PATH)", err)
+	}
+	return addr
+}
+
+// Stop stops the Redis that Addr started, if any. Call it from TestMain.
+func Stop() {
+	if srv != nil && srv.Process != nil {
+		_ = srv.Process.Kill()
+		_ = srv.Wait()
+	}
+}
+
+func find() {
+	want := os.Getenv("REDIS_ADDR")
+	if want == "" {
+		want = "127.0.0.1:6379"
+	}
+	if ping(want) == nil {
+		addr = want
+		return
+	}
+	var s *Server
+	if s, err = Start(); err == nil {
+		addr, srv = s.Addr, s.cmd
+	}
+}
+
+// A Server is a throwaway redis-server.
+type Server struct {
+	Addr string
+	cmd  *exec.Cmd
+}
+
+// Start runs a redis-server on a free loopback port, keeping nothing on
+// disk, and waits until it answers.
+func Start() (*Server, error) {
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		return nil, fmt.Errorf("redis-server is not on PATH: %w", err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	a := fmt.Sprintf("127.0.0.1:%d", port)
+	cmd := exec.Command(bin, "--port", fmt.Sprint(port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--dir", os.TempDir())
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if err = ping(a); err == nil {
+			return &Server{Addr: a, cmd: cmd}, nil
+		}
+		if time.Now().After(deadline) {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+			return nil, fmt.Errorf("redis-server on %s did not answer: %w", a, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Stop kills the server and waits for it.
+func (s *Server) Stop() {
+	_ = s.cmd.Process.Kill()
+	_ = s.cmd.Wait()
+}
+
+// Port returns the server's port.
+func (s *Server) Port() int {
+	_, p, _ := net.SplitHostPort(s.Addr)
+	var n int
+	fmt.Sscan(p, &n)
+	return n
+}
+
+func ping(a string) error {
+	c, err := net.DialTimeout("tcp", a, time.Second)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+	if _, err := c.Write([]byte("PING\r\n")); err != nil {
+		return err
+	}
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		return err
+	}
+	if !strings.HasPrefix(line, "+PONG") {
+		return fmt.Errorf("PING answered %q", strings.TrimSpace(line))
+	}
+	return nil
+}
