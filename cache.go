@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net/textproto"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/fiber-caches/cache/internal/entry"
@@ -84,7 +85,7 @@ func NewCache(opts ...Option) *Cache {
 		}
 		m.mem, s = ms, memStore{ms}
 	}
-	m.store = loggedStore{s: s, log: m.log}
+	m.store = loggedStore{s: s, log: m.log, pause: storagePause, pausedTil: new(atomic.Int64)}
 	if cfg.cacheHeader != "" {
 		m.cacheHeader = []byte(textproto.CanonicalMIMEHeaderKey(cfg.cacheHeader))
 	}

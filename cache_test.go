@@ -685,23 +685,35 @@ func TestGarbageInStorageIsAMissAndIsDeleted(t *testing.T) {
 func TestStorageDownServesTheHandler(t *testing.T) {
 	s := newMapStorage()
 	var logs bytes.Buffer
+	m := NewCache(WithStorage(s), WithLogger(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))))
+	m.store.pause = 200 * time.Millisecond
 	app := fiber.New()
-	app.Use(New(WithStorage(s), WithLogger(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn})))))
+	app.Use(m.Handler())
 	var k counter
 	app.Get("/x", k.handler("x"))
 	app.Post("/x", k.handler("post"))
 	do(t, app, "GET", "/x")
 	s.setFail(errStorageDown)
-	for i := 0; i < 3; i++ {
-		r := do(t, app, "GET", "/x")
-		assert.Equal(t, 200, r.status)
-		assert.Equal(t, "", r.header.Get("X-Cache"), "nothing was stored")
-	}
+	r := do(t, app, "GET", "/x")
+	assert.Equal(t, 200, r.status)
+	assert.Equal(t, "x#2", r.body)
+	assert.Equal(t, "", r.header.Get("X-Cache"), "nothing was stored")
+
+	// Meanwhile the storage is left alone, and requests still work.
+	s.mu.Lock()
+	calls := s.gets + s.sets + s.dels
+	s.mu.Unlock()
+	assert.Equal(t, 200, do(t, app, "GET", "/x").status)
 	assert.Equal(t, 200, do(t, app, "POST", "/x").status)
-	assert.Equal(t, 5, k.runs())
+	s.mu.Lock()
+	assert.Equal(t, calls, s.gets+s.sets+s.dels, "paused after a failure")
+	s.mu.Unlock()
+	assert.Equal(t, 4, k.runs())
 	assert.Contains(t, logs.String(), "storage_error")
 	assert.Contains(t, logs.String(), "storage down")
+
 	s.setFail(nil)
+	time.Sleep(250 * time.Millisecond)
 	do(t, app, "GET", "/x")
 	assert.Equal(t, "hit", do(t, app, "GET", "/x").header.Get("X-Cache"), "back to caching when storage is back")
 }

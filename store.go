@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/fiber-caches/cache/internal/entry"
@@ -67,14 +68,39 @@ func (f fiberStore) set(k *digest, e *entry.Entry) error {
 
 func (f fiberStore) del(k *digest) error { return f.s.Delete(f.key(k)) }
 
-// loggedStore logs storage calls at LevelTrace and failures at Warn, and
-// turns undecodable values into misses that are deleted.
+// storagePause is how long a failed storage is left alone: requests are
+// served by the handler, without the cache, instead of each waiting for the
+// storage client's timeouts and retries.
+const storagePause = time.Second
+
+// errStoragePaused is returned while the storage is left alone.
+var errStoragePaused = errors.New("fibercache: storage failed recently; skipped for a moment")
+
+// loggedStore logs storage calls at LevelTrace and failures at Warn, turns
+// undecodable values into misses that are deleted, and after a failure
+// leaves the storage alone for storagePause.
 type loggedStore struct {
-	s   store
-	log logger
+	s         store
+	log       logger
+	pause     time.Duration // storagePause; shorter in tests
+	pausedTil *atomic.Int64 // Unix nanoseconds
+}
+
+func (l loggedStore) paused() bool {
+	t := l.pausedTil.Load()
+	return t != 0 && time.Now().UnixNano() < t
+}
+
+func (l loggedStore) failed(op, what string, err error) {
+	l.pausedTil.Store(time.Now().Add(l.pause).UnixNano())
+	l.log.log(slog.LevelWarn, "storage_error", slog.String("op", op), slog.String("kind", what),
+		slog.String("error", err.Error()), slog.Duration("pause", l.pause))
 }
 
 func (l loggedStore) get(k *digest, what string) *entry.Entry {
+	if l.paused() {
+		return nil
+	}
 	e, err := l.s.get(k)
 	switch {
 	case errors.Is(err, entry.ErrCorrupt):
@@ -84,7 +110,7 @@ func (l loggedStore) get(k *digest, what string) *entry.Entry {
 		}
 		return nil
 	case err != nil:
-		l.log.log(slog.LevelWarn, "storage_error", slog.String("op", "get"), slog.String("kind", what), slog.String("error", err.Error()))
+		l.failed("get", what, err)
 		return nil
 	}
 	if l.log.enabled(LevelTrace) {
@@ -94,9 +120,12 @@ func (l loggedStore) get(k *digest, what string) *entry.Entry {
 }
 
 func (l loggedStore) set(k *digest, e *entry.Entry, what string) error {
+	if l.paused() {
+		return errStoragePaused
+	}
 	err := l.s.set(k, e)
 	if err != nil {
-		l.log.log(slog.LevelWarn, "storage_error", slog.String("op", "set"), slog.String("kind", what), slog.String("error", err.Error()))
+		l.failed("set", what, err)
 	} else if l.log.enabled(LevelTrace) {
 		l.log.log(LevelTrace, "storage_set", slog.String("kind", what), slog.String("key", shortKey(k)))
 	}
@@ -104,9 +133,12 @@ func (l loggedStore) set(k *digest, e *entry.Entry, what string) error {
 }
 
 func (l loggedStore) del(k *digest, what string) error {
+	if l.paused() {
+		return errStoragePaused
+	}
 	err := l.s.del(k)
 	if err != nil {
-		l.log.log(slog.LevelWarn, "storage_error", slog.String("op", "delete"), slog.String("kind", what), slog.String("error", err.Error()))
+		l.failed("delete", what, err)
 	} else if l.log.enabled(LevelTrace) {
 		l.log.log(LevelTrace, "storage_delete", slog.String("kind", what), slog.String("key", shortKey(k)))
 	}

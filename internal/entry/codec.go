@@ -39,6 +39,7 @@ func Append(dst []byte, e *Entry) []byte {
 		dst = appendBytes(dst, e.Body)
 	case KindVary:
 		dst = append(dst, e.Nonce[:]...)
+		dst = binary.LittleEndian.AppendUint64(dst, uint64(e.Expires))
 		dst = binary.AppendUvarint(dst, uint64(len(e.Names)))
 		for _, n := range e.Names {
 			dst = binary.AppendUvarint(dst, uint64(len(n)))
@@ -46,6 +47,7 @@ func Append(dst []byte, e *Entry) []byte {
 		}
 	case KindGen:
 		dst = append(dst, e.Nonce[:]...)
+		dst = binary.LittleEndian.AppendUint64(dst, uint64(e.Expires))
 	}
 	return dst
 }
@@ -99,12 +101,14 @@ func Decode(b []byte) (*Entry, error) {
 		}
 	case KindVary:
 		d.nonce(&e.Nonce)
+		e.Expires = int64(d.uint64())
 		n := d.uvarint(uint64(len(d.b)))
 		for i := uint64(0); i < n && d.err == nil; i++ {
 			e.Names = append(e.Names, string(d.bytes()))
 		}
 	case KindGen:
 		d.nonce(&e.Nonce)
+		e.Expires = int64(d.uint64())
 	default:
 		return nil, fmt.Errorf("%w: unknown kind %d", ErrCorrupt, e.Kind)
 	}

@@ -27,8 +27,8 @@ func TestRoundTrip(t *testing.T) {
 	for _, e := range []*Entry{
 		sample(),
 		{Kind: KindResponse, Status: 204},
-		{Kind: KindVary, Names: []string{"accept-encoding", "accept-language"}, Nonce: [16]byte{1, 2, 3}},
-		{Kind: KindGen, Nonce: [16]byte{9, 8, 7}},
+		{Kind: KindVary, Names: []string{"accept-encoding", "accept-language"}, Nonce: [16]byte{1, 2, 3}, Expires: 1700000120123456789},
+		{Kind: KindGen, Nonce: [16]byte{9, 8, 7}, Expires: 1700000120123456789},
 	} {
 		got, err := Decode(Encode(e))
 		require.NoError(t, err)

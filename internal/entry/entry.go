@@ -33,7 +33,7 @@ type Entry struct {
 	Head    bool  // stored from a HEAD request: never answers a GET
 	Status  int   // response status code
 	Stored  int64 // when it was stored, Unix nanoseconds
-	Expires int64 // when it stops being fresh, Unix nanoseconds; 0: never
+	Expires int64 // when it stops being fresh (any kind: when it may go), Unix nanoseconds; 0: never
 	Headers []Header
 	Body    []byte
 
