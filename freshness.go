@@ -1,7 +1,6 @@
 package cache
 
 import (
-	"bytes"
 	"math"
 	"time"
 
@@ -19,31 +18,29 @@ type cacheDirectives struct {
 	mustRevalidate  bool
 }
 
-// readCacheControl parses every Cache-Control field of h. Unknown or
-// malformed directives are ignored; a malformed max-age counts as 0
-// (RFC 9111 §4.2.1: treat an invalid freshness lifetime as stale).
+// readCacheControl reads every Cache-Control field of h with the parser
+// Control uses. Unknown or malformed directives are ignored; a malformed
+// max-age counts as 0 (RFC 9111 §4.2.1: treat an invalid freshness lifetime
+// as stale).
 func readCacheControl(h *fasthttp.ResponseHeader) cacheDirectives {
 	d := cacheDirectives{maxAge: -1, sMaxAge: -1}
+	var buf [8]ccDirective
 	for _, v := range h.PeekAll(fasthttp.HeaderCacheControl) {
-		for len(v) > 0 {
-			var item []byte
-			item, v = nextDirective(v)
-			name, value, _ := bytes.Cut(item, []byte{'='})
-			name = bytes.TrimSpace(name)
-			switch {
-			case bytes.EqualFold(name, []byte("max-age")):
-				d.maxAge = minAge(d.maxAge, parseSeconds(value))
-			case bytes.EqualFold(name, []byte("s-maxage")):
-				d.sMaxAge = minAge(d.sMaxAge, parseSeconds(value))
-			case bytes.EqualFold(name, []byte("no-store")):
+		for _, cd := range ccParse(buf[:0], v) {
+			switch ccKnown(cd.name) {
+			case ccMaxAge:
+				d.maxAge = minAge(d.maxAge, seconds(cd.value))
+			case ccSMaxAge:
+				d.sMaxAge = minAge(d.sMaxAge, seconds(cd.value))
+			case ccNoStore:
 				d.noStore = true
-			case bytes.EqualFold(name, []byte("no-cache")):
+			case ccNoCache:
 				d.noCache = true
-			case bytes.EqualFold(name, []byte("private")):
+			case ccPrivate:
 				d.private = true
-			case bytes.EqualFold(name, []byte("public")):
+			case ccPublic:
 				d.public = true
-			case bytes.EqualFold(name, []byte("must-revalidate")):
+			case ccMustRevalidate:
 				d.mustRevalidate = true
 			}
 		}
@@ -51,44 +48,13 @@ func readCacheControl(h *fasthttp.ResponseHeader) cacheDirectives {
 	return d
 }
 
-// nextDirective splits v at the first comma outside a quoted string.
-func nextDirective(v []byte) (item, rest []byte) {
-	quoted := false
-	for i := 0; i < len(v); i++ {
-		switch v[i] {
-		case '\\':
-			if quoted {
-				i++
-			}
-		case '"':
-			quoted = !quoted
-		case ',':
-			if !quoted {
-				return v[:i], v[i+1:]
-			}
-		}
-	}
-	return v, nil
-}
-
-// parseSeconds reads a delta-seconds value (optionally quoted); anything
-// else is 0. Values too large saturate.
-func parseSeconds(v []byte) time.Duration {
-	v = bytes.Trim(bytes.TrimSpace(v), `"`)
-	if len(v) == 0 {
+// seconds converts a delta-seconds value; anything malformed is 0.
+func seconds(v []byte) time.Duration {
+	n, ok := ccDeltaSeconds(v)
+	if !ok {
 		return 0
 	}
-	var n int64
-	for _, c := range v {
-		if c < '0' || c > '9' {
-			return 0
-		}
-		if n > math.MaxInt64/int64(10*time.Second) {
-			return math.MaxInt64
-		}
-		n = n*10 + int64(c-'0')
-	}
-	return time.Duration(n) * time.Second
+	return time.Duration(min(n, math.MaxInt64/int64(time.Second))) * time.Second
 }
 
 func minAge(old, d time.Duration) time.Duration {
