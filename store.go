@@ -17,18 +17,21 @@ import (
 type store interface {
 	// get returns the entry under k, or nil when there is none. An error
 	// wrapping entry.ErrCorrupt means the stored value did not decode.
-	get(k *digest) (*entry.Entry, error)
+	//
+	// Keys are passed by value: a pointer passed through an interface
+	// escapes, which would cost the hit path an allocation.
+	get(k digest) (*entry.Entry, error)
 	// set stores e under k. The entry's Expires says until when.
-	set(k *digest, e *entry.Entry) error
-	del(k *digest) error
+	set(k digest, e *entry.Entry) error
+	del(k digest) error
 }
 
 // memStore adapts the in-process store.
 type memStore struct{ s *memstore.Store }
 
-func (m memStore) get(k *digest) (*entry.Entry, error) { return m.s.Get(k), nil }
-func (m memStore) set(k *digest, e *entry.Entry) error  { m.s.Set(k, e); return nil }
-func (m memStore) del(k *digest) error                  { m.s.Delete(k); return nil }
+func (m memStore) get(k digest) (*entry.Entry, error) { return m.s.Get(&k), nil }
+func (m memStore) set(k digest, e *entry.Entry) error { m.s.Set(&k, e); return nil }
+func (m memStore) del(k digest) error                 { m.s.Delete(&k); return nil }
 
 // storageKeyVersion is part of every storage key, so a change of the key
 // derivation or of the entry format never reads old values.
@@ -46,15 +49,15 @@ func (f fiberStore) key(k *digest) string {
 	return string(base64.RawURLEncoding.AppendEncode(b, k[:]))
 }
 
-func (f fiberStore) get(k *digest) (*entry.Entry, error) {
-	b, err := f.s.Get(f.key(k))
+func (f fiberStore) get(k digest) (*entry.Entry, error) {
+	b, err := f.s.Get(f.key(&k))
 	if err != nil || len(b) == 0 {
 		return nil, err
 	}
 	return entry.Decode(b)
 }
 
-func (f fiberStore) set(k *digest, e *entry.Entry) error {
+func (f fiberStore) set(k digest, e *entry.Entry) error {
 	var exp time.Duration
 	if e.Expires != 0 {
 		exp = time.Until(time.Unix(0, e.Expires))
@@ -63,10 +66,10 @@ func (f fiberStore) set(k *digest, e *entry.Entry) error {
 			exp = time.Second
 		}
 	}
-	return f.s.Set(f.key(k), entry.Encode(e), exp)
+	return f.s.Set(f.key(&k), entry.Encode(e), exp)
 }
 
-func (f fiberStore) del(k *digest) error { return f.s.Delete(f.key(k)) }
+func (f fiberStore) del(k digest) error { return f.s.Delete(f.key(&k)) }
 
 // storagePause is how long a failed storage is left alone: requests are
 // served by the handler, without the cache, instead of each waiting for the
@@ -101,11 +104,11 @@ func (l loggedStore) get(k *digest, what string) *entry.Entry {
 	if l.paused() {
 		return nil
 	}
-	e, err := l.s.get(k)
+	e, err := l.s.get(*k)
 	switch {
 	case errors.Is(err, entry.ErrCorrupt):
 		l.log.log(slog.LevelWarn, "storage_value_corrupt", slog.String("kind", what), slog.String("error", err.Error()))
-		if err := l.s.del(k); err != nil {
+		if err := l.s.del(*k); err != nil {
 			l.log.log(slog.LevelWarn, "storage_error", slog.String("op", "delete"), slog.String("error", err.Error()))
 		}
 		return nil
@@ -123,7 +126,7 @@ func (l loggedStore) set(k *digest, e *entry.Entry, what string) error {
 	if l.paused() {
 		return errStoragePaused
 	}
-	err := l.s.set(k, e)
+	err := l.s.set(*k, e)
 	if err != nil {
 		l.failed("set", what, err)
 	} else if l.log.enabled(LevelTrace) {
@@ -136,7 +139,7 @@ func (l loggedStore) del(k *digest, what string) error {
 	if l.paused() {
 		return errStoragePaused
 	}
-	err := l.s.del(k)
+	err := l.s.del(*k)
 	if err != nil {
 		l.failed("delete", what, err)
 	} else if l.log.enabled(LevelTrace) {

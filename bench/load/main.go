@@ -1,0 +1,374 @@
+// Command load drives fibercache and Fiber's own cache middleware over
+// loopback HTTP with a closed-loop client, side by side with no cache at
+// all, and prints requests per second and latency percentiles per case as
+// a markdown table. It then runs a stampede: many concurrent requests for
+// one cold URL, counting how often the handler ran.
+//
+//	go run ./bench/load [-duration 10s] [-conns 64]
+//
+// The handler behind every case does real work when it runs: it renders 50
+// items as JSON and sleeps 2 ms, as a handler waiting on a database would.
+// Servers listen on 127.0.0.1 only; Redis is REDIS_ADDR or 127.0.0.1:6379,
+// else a throwaway redis-server. Every phase is bounded in time and in
+// requests.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/fiber-caches/cache/bench/internal/setup"
+	"github.com/fiber-caches/cache/internal/redistest"
+	"github.com/gofiber/fiber/v2"
+	"github.com/valyala/fasthttp"
+)
+
+type options struct {
+	duration  time.Duration
+	warmup    time.Duration
+	conns     int
+	maxReqs   int
+	work      time.Duration
+	timeout   time.Duration
+	cases     []setup.Impl
+	stampede  int
+	slowWork  time.Duration
+	redisAddr string
+}
+
+func main() {
+	var (
+		o     options
+		cases string
+	)
+	flag.DurationVar(&o.duration, "duration", 10*time.Second, "how long each case is measured")
+	flag.DurationVar(&o.warmup, "warmup", time.Second, "load before each measurement, not measured")
+	flag.IntVar(&o.conns, "conns", 64, "concurrent connections, each sending its next request once the previous one is answered")
+	flag.IntVar(&o.maxReqs, "max-requests", 3_000_000, "at most this many requests per case")
+	flag.DurationVar(&o.work, "work", 2*time.Millisecond, "how long the handler sleeps, after rendering its JSON")
+	flag.DurationVar(&o.timeout, "timeout", 5*time.Second, "timeout of one request")
+	flag.StringVar(&cases, "cases", joinImpls(setup.Impls), "comma-separated cases to run")
+	flag.IntVar(&o.stampede, "stampede", 200, "concurrent requests of the stampede (0: none)")
+	flag.DurationVar(&o.slowWork, "stampede-work", 50*time.Millisecond, "how long the handler takes in the stampede")
+	flag.StringVar(&o.redisAddr, "redis", envOr("REDIS_ADDR", "127.0.0.1:6379"), "Redis address for the redis cases; if none answers, a throwaway redis-server is started")
+	flag.Parse()
+	if o.conns < 1 || o.maxReqs < 1 || o.duration <= 0 {
+		fatal(errors.New("-conns, -max-requests and -duration must be positive"))
+	}
+	for _, name := range strings.Split(cases, ",") {
+		impl := setup.Impl(strings.TrimSpace(name))
+		if !slices.Contains(setup.Impls, impl) {
+			fatal(fmt.Errorf("unknown case %q; cases: %s", name, joinImpls(setup.Impls)))
+		}
+		o.cases = append(o.cases, impl)
+	}
+	if err := run(&o); err != nil {
+		fatal(err)
+	}
+}
+
+func run(o *options) error {
+	if slices.ContainsFunc(o.cases, setup.Impl.UsesRedis) || o.stampede > 0 {
+		stop, err := findRedis(o)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
+
+	fmt.Printf("load: %d connections, %v per case after %v of warm-up, handler: JSON of 50 items + %v sleep; GOMAXPROCS %d, client and servers share the machine\n\n",
+		o.conns, o.duration, o.warmup, o.work, runtime.GOMAXPROCS(0))
+	fmt.Println("| case | requests | requests/s | vs raw | p50 | p99 | handler runs |")
+	fmt.Println("|---|---:|---:|---:|---:|---:|---:|")
+	var rawRate float64
+	for _, impl := range o.cases {
+		r, err := loadCase(o, impl)
+		if err != nil {
+			return fmt.Errorf("%s: %w", impl, err)
+		}
+		if impl == setup.Raw {
+			rawRate = r.rate
+		}
+		ratio := "–"
+		if rawRate > 0 {
+			ratio = fmt.Sprintf("%.1fx", r.rate/rawRate)
+		}
+		fmt.Printf("| %s | %d | %.0f | %s | %v | %v | %d |\n", impl, r.requests, r.rate, ratio, r.p50, r.p99, r.runs)
+	}
+
+	if o.stampede > 0 {
+		fmt.Printf("\nstampede: %d concurrent requests for one cold URL, handler takes %v\n\n", o.stampede, o.slowWork)
+		fmt.Println("| case | handler runs | slowest response |")
+		fmt.Println("|---|---:|---:|")
+		for _, impl := range setup.Caches {
+			runs, slowest, err := stampede(o, impl)
+			if err != nil {
+				return fmt.Errorf("stampede %s: %w", impl, err)
+			}
+			fmt.Printf("| %s | %d | %v |\n", impl, runs, slowest.Round(time.Millisecond))
+		}
+	}
+	return nil
+}
+
+// runID keeps this run's URLs, hence Redis keys, apart from earlier runs'.
+var runID = strconv.FormatInt(time.Now().UnixNano()%(1<<40), 36)
+
+// item is what the handler renders.
+type item struct {
+	ID    int      `json:"id"`
+	Name  string   `json:"name"`
+	Price float64  `json:"price"`
+	Tags  []string `json:"tags"`
+}
+
+var items = func() []item {
+	out := make([]item, 50)
+	for i := range out {
+		out[i] = item{ID: i, Name: "item " + strconv.Itoa(i), Price: float64(i) + 0.99, Tags: []string{"a", "b"}}
+	}
+	return out
+}()
+
+// server is one app listening on loopback.
+type server struct {
+	app  *fiber.App
+	addr string
+	runs atomic.Int64
+	done chan error
+}
+
+func startServer(o *options, impl setup.Impl, work time.Duration) (*server, error) {
+	s := &server{done: make(chan error, 1)}
+	app, err := setup.App(impl, o.redisAddr, func(c *fiber.Ctx) error {
+		s.runs.Add(1)
+		if err := c.JSON(items); err != nil {
+			return err
+		}
+		time.Sleep(work)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	s.app, s.addr = app, ln.Addr().String()
+	go func() { s.done <- app.Listener(ln) }()
+	return s, nil
+}
+
+func (s *server) stop() {
+	_ = s.app.ShutdownWithTimeout(5 * time.Second)
+	<-s.done
+}
+
+type result struct {
+	requests int
+	rate     float64
+	p50, p99 time.Duration
+	runs     int64
+}
+
+func loadCase(o *options, impl setup.Impl) (result, error) {
+	srv, err := startServer(o, impl, o.work)
+	if err != nil {
+		return result{}, err
+	}
+	defer srv.stop()
+	client := &fasthttp.HostClient{Addr: srv.addr, MaxConns: o.conns, ReadTimeout: o.timeout, WriteTimeout: o.timeout}
+	defer client.CloseIdleConnections()
+	url := "http://" + srv.addr + "/load/" + runID + "/" + string(impl) + "/items"
+
+	// The first request stores the response; the next must be a hit.
+	for i, want := range []string{"miss", "hit"} {
+		xc, err := get(client, url, o.timeout)
+		if err != nil {
+			return result{}, err
+		}
+		if impl != setup.Raw && xc != want {
+			return result{}, fmt.Errorf("request %d: %s: %q, want %q", i+1, setup.CacheHeader, xc, want)
+		}
+	}
+	if _, err := drive(o, client, url, o.warmup, nil); err != nil {
+		return result{}, err
+	}
+	runs := srv.runs.Load()
+	lat := make([][]time.Duration, o.conns)
+	elapsed, err := drive(o, client, url, o.duration, lat)
+	if err != nil {
+		return result{}, err
+	}
+	all := slices.Concat(lat...)
+	slices.Sort(all)
+	if len(all) == 0 {
+		return result{}, errors.New("no request completed")
+	}
+	return result{
+		requests: len(all),
+		rate:     float64(len(all)) / elapsed.Seconds(),
+		p50:      all[len(all)/2].Round(time.Microsecond),
+		p99:      all[len(all)*99/100].Round(time.Microsecond),
+		runs:     srv.runs.Load() - runs,
+	}, nil
+}
+
+// get sends one GET and returns the response's cache header.
+func get(client *fasthttp.HostClient, url string, timeout time.Duration) (string, error) {
+	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(resp)
+	req.SetRequestURI(url)
+	if err := client.DoTimeout(req, resp, timeout); err != nil {
+		return "", err
+	}
+	if resp.StatusCode() != fasthttp.StatusOK {
+		return "", fmt.Errorf("status %d", resp.StatusCode())
+	}
+	return string(resp.Header.Peek(setup.CacheHeader)), nil
+}
+
+// drive sends requests for url from o.conns goroutines, each sending its
+// next request once the previous one is answered, for d or until
+// o.maxReqs requests are answered. With lat non-nil, goroutine i records
+// its latencies in lat[i]. It returns how long the load ran.
+func drive(o *options, client *fasthttp.HostClient, url string, d time.Duration, lat [][]time.Duration) (time.Duration, error) {
+	var (
+		wg     sync.WaitGroup
+		budget atomic.Int64
+		errs   atomic.Int64
+		first  atomic.Value
+	)
+	budget.Store(int64(o.maxReqs))
+	start := time.Now()
+	deadline := start.Add(d)
+	for i := range o.conns {
+		if lat != nil {
+			lat[i] = make([]time.Duration, 0, min(o.maxReqs/o.conns+1, 1<<16))
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+			defer fasthttp.ReleaseRequest(req)
+			defer fasthttp.ReleaseResponse(resp)
+			req.SetRequestURI(url)
+			for budget.Add(-1) >= 0 {
+				t0 := time.Now()
+				if !t0.Before(deadline) {
+					return
+				}
+				err := client.DoDeadline(req, resp, t0.Add(o.timeout))
+				if err == nil && resp.StatusCode() != fasthttp.StatusOK {
+					err = fmt.Errorf("status %d", resp.StatusCode())
+				}
+				if err != nil {
+					if errs.Add(1) == 1 {
+						first.Store(err)
+					}
+					continue
+				}
+				if lat != nil {
+					lat[i] = append(lat[i], time.Since(t0))
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	if n := errs.Load(); n > 0 {
+		return elapsed, fmt.Errorf("%d requests failed, the first with: %v", n, first.Load())
+	}
+	return elapsed, nil
+}
+
+// stampede sends o.stampede concurrent requests for one URL that nothing
+// has stored, to a handler that takes o.slowWork, and returns how often the
+// handler ran and how long the slowest request took.
+func stampede(o *options, impl setup.Impl) (int64, time.Duration, error) {
+	srv, err := startServer(o, impl, o.slowWork)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer srv.stop()
+	client := &fasthttp.HostClient{Addr: srv.addr, MaxConns: o.stampede, ReadTimeout: o.timeout, WriteTimeout: o.timeout}
+	defer client.CloseIdleConnections()
+	url := "http://" + srv.addr + "/stampede/" + runID + "/" + string(impl)
+
+	var (
+		wg      sync.WaitGroup
+		release = make(chan struct{})
+		slowest atomic.Int64
+		errs    = make(chan error, o.stampede)
+	)
+	for range o.stampede {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-release
+			t0 := time.Now()
+			if _, err := get(client, url, o.timeout); err != nil {
+				errs <- err
+				return
+			}
+			d := int64(time.Since(t0))
+			for cur := slowest.Load(); d > cur && !slowest.CompareAndSwap(cur, d); cur = slowest.Load() {
+			}
+		}()
+	}
+	close(release)
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return 0, 0, err
+	}
+	return srv.runs.Load(), time.Duration(slowest.Load()), nil
+}
+
+// findRedis makes o.redisAddr a Redis that answers, starting a throwaway
+// one if none does, and returns how to stop what it started.
+func findRedis(o *options) (stop func(), err error) {
+	if s, err := setup.Redis(o.redisAddr); err == nil {
+		s.Close()
+		return func() {}, nil
+	}
+	srv, err := redistest.Start()
+	if err != nil {
+		return nil, fmt.Errorf("no Redis on %s, and none could be started: %w", o.redisAddr, err)
+	}
+	fmt.Fprintf(os.Stderr, "load: no Redis on %s; started a throwaway redis-server on %s\n", o.redisAddr, srv.Addr)
+	o.redisAddr = srv.Addr
+	return srv.Stop, nil
+}
+
+func joinImpls(impls []setup.Impl) string {
+	s := make([]string, len(impls))
+	for i, impl := range impls {
+		s[i] = string(impl)
+	}
+	return strings.Join(s, ",")
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+func fatal(err error) {
+	fmt.Fprintln(os.Stderr, "load:", err)
+	os.Exit(1)
+}
