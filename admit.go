@@ -3,6 +3,7 @@ package cache
 import (
 	"bytes"
 	"log/slog"
+	"net/http"
 	"slices"
 	"strconv"
 	"time"
@@ -23,14 +24,10 @@ func cacheableStatus(status int) bool {
 
 // runAndStore runs the rest of the chain and, when its response may be
 // stored, stores it. It returns the stored entry and the request header
-// names that entry varies on; nil when nothing was stored.
-func (m *Cache) runAndStore(c *fiber.Ctx, t *target, varyRec *entry.Entry, head bool) (*entry.Entry, []string, error) {
-	// A generation read before the handler runs tells, after the store,
-	// whether an invalidation happened meanwhile.
-	var gen0 [16]byte
-	if g := m.store.get(&t.gen, "generation"); g != nil {
-		gen0 = g.Nonce
-	}
+// names that entry varies on; nil when nothing was stored. gen0 is the
+// URL's invalidation generation, read before the handler runs: it tells,
+// after the store, whether an invalidation happened meanwhile.
+func (m *Cache) runAndStore(c *fiber.Ctx, t *target, varyRec *entry.Entry, head bool, gen0 [16]byte) (*entry.Entry, []string, error) {
 	before := headersBefore(&c.Response().Header)
 	if err := c.Next(); err != nil {
 		return nil, nil, err
@@ -116,7 +113,8 @@ func (m *Cache) admit(c *fiber.Ctx, now time.Time, head bool, before []byte) (*e
 	}
 
 	PatchCacheControl(h, MaxAge(advertise))
-	h.SetBytesV(fasthttp.HeaderExpires, fasthttp.AppendHTTPDate(nil, now.Add(advertise)))
+	var date [len(http.TimeFormat)]byte
+	h.SetBytesV(fasthttp.HeaderExpires, fasthttp.AppendHTTPDate(date[:0], now.Add(advertise)))
 
 	e := &entry.Entry{
 		Kind:   entry.KindResponse,
@@ -200,7 +198,17 @@ func (m *Cache) snapshot(e *entry.Entry, h *fasthttp.ResponseHeader, body, befor
 // connection headers (RFC 9110 §7.6.1), those named by Connection, cookies,
 // and those the cache or the server writes afresh on every response.
 func dropHeader(k []byte, connection [][]byte) bool {
-	switch string(bytes.ToLower(k)) {
+	var lower [len("proxy-authorization")]byte // the longest name below
+	if len(k) > len(lower) {
+		return slices.ContainsFunc(connection, func(t []byte) bool { return bytes.EqualFold(k, t) })
+	}
+	for i, c := range k {
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		lower[i] = c
+	}
+	switch string(lower[:len(k)]) {
 	case "connection", "keep-alive", "proxy-connection", "proxy-authenticate", "proxy-authorization",
 		"te", "trailer", "transfer-encoding", "upgrade",
 		"set-cookie", "content-length", "date", "age":
@@ -249,12 +257,21 @@ func (m *Cache) persist(c *fiber.Ctx, t *target, varyRec, e *entry.Entry, names 
 		err = m.store.set(&t.url, e, "url")
 	} else {
 		rec := &entry.Entry{Kind: entry.KindVary, Names: union, Expires: e.Expires}
-		if varyRec != nil {
+		if varyRec != nil && !laterExpiry(e.Expires, varyRec.Expires) {
+			rec.Expires = varyRec.Expires
+		}
+		// The variants' nonce. After an invalidation it is the generation
+		// that invalidation wrote (gen0), never the nonce of the Vary record
+		// read at the lookup: the invalidation may have deleted that record
+		// since, and writing it back would make the variants stored before
+		// the invalidation reachable again. Requests storing under one
+		// generation share it, so their variants stay reachable together.
+		switch {
+		case gen0 != [16]byte{}:
+			rec.Nonce = gen0
+		case varyRec != nil:
 			rec.Nonce = varyRec.Nonce
-			if !laterExpiry(e.Expires, varyRec.Expires) {
-				rec.Expires = varyRec.Expires
-			}
-		} else {
+		default:
 			rec.Nonce = newNonce()
 		}
 		if err = m.store.set(&t.url, rec, "url"); err == nil {
@@ -266,11 +283,7 @@ func (m *Cache) persist(c *fiber.Ctx, t *target, varyRec, e *entry.Entry, names 
 		return false
 	}
 
-	var gen1 [16]byte
-	if g := m.store.get(&t.gen, "generation"); g != nil {
-		gen1 = g.Nonce
-	}
-	if gen1 != gen0 {
+	if m.generation(t) != gen0 {
 		m.store.del(&t.url, "url")
 		m.log.log(LevelTrace, "response_not_cachable reason=invalidated_while_running",
 			slog.String("method", c.Method()), slog.String("url", c.OriginalURL()))
