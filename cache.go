@@ -109,11 +109,16 @@ type target struct {
 }
 
 func newTarget(scheme string, host, path, query []byte) target {
-	return target{
-		url:  urlDigest(tagURL, scheme, host, path, query),
-		gen:  urlDigest(tagGen, scheme, host, path, query),
-		path: urlDigest(tagPath, scheme, host, path, nil),
-	}
+	t := target{url: urlDigest(tagURL, scheme, host, path, query)}
+	t.derive(scheme, host, path, query)
+	return t
+}
+
+// derive fills in the keys other than url. The hit path needs only url, so
+// it leaves these to a miss.
+func (t *target) derive(scheme string, host, path, query []byte) {
+	t.gen = urlDigest(tagGen, scheme, host, path, query)
+	t.path = urlDigest(tagPath, scheme, host, path, nil)
 }
 
 func (m *Cache) serve(c *fiber.Ctx) error {
@@ -133,7 +138,8 @@ func (m *Cache) serve(c *fiber.Ctx) error {
 	}
 
 	uri := c.Request().URI()
-	t := newTarget(c.Protocol(), c.Request().Host(), uri.PathOriginal(), uri.QueryString())
+	scheme, host, path, query := c.Protocol(), c.Request().Host(), uri.PathOriginal(), uri.QueryString()
+	t := target{url: urlDigest(tagURL, scheme, host, path, query)}
 	key := t.url
 	e := m.store.get(&key, "url")
 	var varyRec *entry.Entry
@@ -151,9 +157,13 @@ func (m *Cache) serve(c *fiber.Ctx) error {
 		m.log.log(slog.LevelDebug, "cache_lookup MISS", slog.String("method", c.Method()), slog.String("url", c.OriginalURL()))
 	}
 
+	t.derive(scheme, host, path, query)
 	f, leader := m.flights.join(&key)
 	if !leader {
-		if e := f.result(req, head); e != nil {
+		// The leader's response may predate an invalidation that ended
+		// before this request arrived: it answers only if the generation
+		// is still the one the leader's handler started under.
+		if e := f.result(req, head); e != nil && m.generation(&t) == f.gen {
 			m.hit(c, e, time.Now())
 			return nil
 		}
@@ -163,12 +173,21 @@ func (m *Cache) serve(c *fiber.Ctx) error {
 		names  []string
 		err    error
 	)
+	gen0 := m.generation(&t)
 	if leader {
 		// Deferred, so followers are released even if the handler panics.
-		defer func() { m.flights.land(&key, f, stored, names, req) }()
+		defer func() { m.flights.land(&key, f, stored, names, gen0, req) }()
 	}
-	stored, names, err = m.runAndStore(c, &t, varyRec, head)
+	stored, names, err = m.runAndStore(c, &t, varyRec, head, gen0)
 	return err
+}
+
+// generation returns the invalidation generation of t's URL; zero: none.
+func (m *Cache) generation(t *target) (g [16]byte) {
+	if e := m.store.get(&t.gen, "generation"); e != nil {
+		g = e.Nonce
+	}
+	return g
 }
 
 // hit answers the request from e without running the handler.

@@ -24,6 +24,7 @@ type flight struct {
 	e      *entry.Entry
 	names  []string // the request headers e varies on
 	values [][]byte // the leader's values of those headers
+	gen    [16]byte // the URL's invalidation generation when the leader's handler started
 }
 
 // join returns the flight for k and whether the caller leads it.
@@ -42,10 +43,10 @@ func (fs *flights) join(k *digest) (*flight, bool) {
 }
 
 // land ends the leader's flight, publishing e (nil: nothing stored) to the
-// followers.
-func (fs *flights) land(k *digest, f *flight, e *entry.Entry, names []string, h *fasthttp.RequestHeader) {
+// followers, with gen, the generation its handler started under.
+func (fs *flights) land(k *digest, f *flight, e *entry.Entry, names []string, gen [16]byte, h *fasthttp.RequestHeader) {
 	if e != nil {
-		f.e, f.names = e, names
+		f.e, f.names, f.gen = e, names, gen
 		for _, name := range names {
 			f.values = append(f.values, appendHeaderValues(nil, h, name))
 		}

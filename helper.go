@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 
@@ -8,20 +9,30 @@ import (
 )
 
 // A CacheHelper invalidates stored responses from inside a handler, through
-// the cache middleware that handles the request.
+// the cache middleware that handles the request. It keeps a copy of the
+// request's scheme, host and path, so it may be used after the handler
+// returned too (from a goroutine it started, say).
 type CacheHelper struct {
-	c *fiber.Ctx
-	m *Cache
+	m    *Cache
+	app  *fiber.App
+	base *url.URL // scheme, host and path of the request
 }
 
 // Helper returns the helper of the cache middleware handling c's request,
 // or an error wrapping ErrMissingCaching when none does.
+//
+//	h, err := cache.Helper(c)
+//	if err != nil {
+//		return err
+//	}
+//	err = h.InvalidateRoute("user", fiber.Map{"id": id})
 func Helper(c *fiber.Ctx) (*CacheHelper, error) {
 	m, ok := c.Locals(localsKey{}).(*Cache)
-	if !ok {
-		return nil, fmt.Errorf("%w: %s %s: add cache.New(...) to the app, group or route in front of this handler", ErrMissingCaching, c.Method(), c.Path())
+	if !ok || m == nil {
+		return nil, fmt.Errorf("%w: %s %s: add cache.New(...) to the app, group or route in front of this handler, with app.Use(cache.New(...)) for example",
+			ErrMissingCaching, c.Method(), c.Path())
 	}
-	return &CacheHelper{c: c, m: m}, nil
+	return &CacheHelper{m: m, app: c.App(), base: requestBase(c)}, nil
 }
 
 // Cache returns the cache the helper invalidates through, for use outside
@@ -30,14 +41,22 @@ func (h *CacheHelper) Cache() *Cache { return h.m }
 
 // InvalidateURL removes every stored variant, GET and HEAD, of rawURL: a
 // path ("/users/42", resolved against the current request's scheme and
-// host) or a full URL.
+// host; "/users?page=2" names that query only) or a full URL
+// ("https://example.com/users/42", in its http and https forms, as
+// Cache.InvalidateURL).
 func (h *CacheHelper) InvalidateURL(rawURL string) error {
+	if rawURL == "" {
+		return errors.New(`fibercache: InvalidateURL(""): the URL is empty; pass a path like "/users/42" or a full URL`)
+	}
 	ref, err := url.Parse(rawURL)
 	if err != nil {
 		return fmt.Errorf("fibercache: InvalidateURL(%q): %w", rawURL, err)
 	}
-	base := &url.URL{Scheme: h.c.Protocol(), Host: string(h.c.Request().Host()), Path: h.c.Path()}
-	return h.m.invalidate(targetOf(base.ResolveReference(ref)))
+	u := h.base.ResolveReference(ref)
+	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
+		return fmt.Errorf("fibercache: InvalidateURL(%q): the URL must be a path or an http(s) URL", rawURL)
+	}
+	return h.m.invalidateAll(targetsOf(u, ref.IsAbs()))
 }
 
 // InvalidateRoute removes every stored variant of the route registered
@@ -46,9 +65,13 @@ func (h *CacheHelper) InvalidateURL(rawURL string) error {
 // request's scheme and host. An unknown name or a missing parameter is an
 // error that names it.
 func (h *CacheHelper) InvalidateRoute(name string, params fiber.Map) error {
-	path, err := routePath(h.c.App(), name, params)
+	paths, err := routePaths(h.app, name, params)
 	if err != nil {
 		return err
 	}
-	return h.InvalidateURL(path)
+	var errs []error
+	for _, p := range paths {
+		errs = append(errs, h.InvalidateURL(p))
+	}
+	return errors.Join(errs...)
 }
