@@ -148,7 +148,10 @@ func (m *Cache) serve(c *fiber.Ctx) error {
 		key = variantDigest(&t.url, varyRec, req)
 		e = m.store.get(&key, "variant")
 	}
-	now := time.Now()
+	now := c.Context().Time() // fasthttp's server reads the clock for each request
+	if now.IsZero() {
+		now = time.Now()
+	}
 	if e != nil && e.Kind == entry.KindResponse && e.Fresh(now.UnixNano()) && (head || !e.Head) {
 		m.hit(c, e, now)
 		return nil
