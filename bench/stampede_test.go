@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bytes"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -56,7 +57,8 @@ func stampede(t *testing.T, impl setup.Impl) int64 {
 		t.Fatal(err)
 	}
 	serve := app.Handler()
-	path := "/" + runID + "/stampede/" + string(impl)
+	// Unique per call: with -count > 1 the Redis cases share a server.
+	path := fmt.Sprintf("/%s/stampede/%s/%d", runID, impl, time.Now().UnixNano())
 
 	var (
 		start sync.WaitGroup // released all at once
