@@ -86,6 +86,11 @@ func (m *Cache) admit(c *fiber.Ctx, now time.Time, head bool, before []byte) (*e
 	if star {
 		return nil, nil, "vary_star"
 	}
+	if status == fasthttp.StatusPartialContent {
+		// A partial response answers only its own Range: keyed by it, it
+		// can never be served to a request for the whole representation.
+		names = unionNames(names, []string{"range"})
+	}
 	if hasSetCookie(h) && len(c.Request().Header.Peek(fasthttp.HeaderCookie)) == 0 {
 		return nil, nil, "cookies_for_cookieless_request"
 	}

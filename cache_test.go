@@ -769,3 +769,27 @@ func TestLogLevelFromEnvironment(t *testing.T) {
 	t.Setenv(EnvLogLevel, "")
 	assert.False(t, NewCache().log.enabled(slog.LevelError), "silent by default")
 }
+
+func TestPartialContentIsKeyedByRange(t *testing.T) {
+	app := fiber.New()
+	app.Use(New())
+	var k counter
+	app.Get("/file", func(c *fiber.Ctx) error {
+		if r := c.Get(fiber.HeaderRange); r != "" {
+			c.Set(fiber.HeaderContentRange, "bytes 0-1/10")
+			return k.handler("pa", status(206))(c)
+		}
+		return k.handler("full")(c)
+	})
+	p := do(t, app, "GET", "/file", "Range: bytes=0-1")
+	assert.Equal(t, 206, p.status)
+	full := do(t, app, "GET", "/file")
+	assert.Equal(t, 200, full.status, "a stored 206 never answers a request without Range")
+	assert.Equal(t, "full#2", full.body)
+	assert.Equal(t, "full#2", do(t, app, "GET", "/file").body)
+	again := do(t, app, "GET", "/file", "Range: bytes=0-1")
+	assert.Equal(t, 206, again.status)
+	assert.Equal(t, "hit", again.header.Get("X-Cache"))
+	assert.Equal(t, 206, do(t, app, "GET", "/file", "Range: bytes=2-3").status)
+	assert.Equal(t, 3, k.runs(), "another range is another entry")
+}
