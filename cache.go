@@ -108,7 +108,7 @@ type target struct {
 	path digest // the header names the path varies on
 }
 
-func newTarget(scheme string, host, path, query []byte) target {
+func newTarget(scheme, host string, path, query []byte) target {
 	t := target{url: urlDigest(tagURL, scheme, host, path, query)}
 	t.derive(scheme, host, path, query)
 	return t
@@ -116,7 +116,7 @@ func newTarget(scheme string, host, path, query []byte) target {
 
 // derive fills in the keys other than url. The hit path needs only url, so
 // it leaves these to a miss.
-func (t *target) derive(scheme string, host, path, query []byte) {
+func (t *target) derive(scheme, host string, path, query []byte) {
 	t.gen = urlDigest(tagGen, scheme, host, path, query)
 	t.path = urlDigest(tagPath, scheme, host, path, nil)
 }
@@ -138,7 +138,7 @@ func (m *Cache) serve(c *fiber.Ctx) error {
 	}
 
 	uri := c.Request().URI()
-	scheme, host, path, query := c.Protocol(), c.Request().Host(), uri.PathOriginal(), uri.QueryString()
+	scheme, host, path, query := c.Protocol(), c.Hostname(), uri.PathOriginal(), uri.QueryString()
 	t := target{url: urlDigest(tagURL, scheme, host, path, query)}
 	key := t.url
 	e := m.store.get(&key, "url")

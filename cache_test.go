@@ -181,10 +181,10 @@ func TestKeyParts(t *testing.T) {
 
 func TestURLDigestIsUnambiguous(t *testing.T) {
 	// Moving bytes between parts must change the key.
-	a := urlDigest(tagURL, "http", []byte("a.example"), []byte("/p"), []byte("x=1"))
-	b := urlDigest(tagURL, "http", []byte("a.example/"), []byte("p"), []byte("x=1"))
-	c := urlDigest(tagURL, "http", []byte("a.example"), []byte("/p?x=1"), nil)
-	d := urlDigest(tagGen, "http", []byte("a.example"), []byte("/p"), []byte("x=1"))
+	a := urlDigest(tagURL, "http", "a.example", []byte("/p"), []byte("x=1"))
+	b := urlDigest(tagURL, "http", "a.example/", []byte("p"), []byte("x=1"))
+	c := urlDigest(tagURL, "http", "a.example", []byte("/p?x=1"), nil)
+	d := urlDigest(tagGen, "http", "a.example", []byte("/p"), []byte("x=1"))
 	assert.NotEqual(t, a, b)
 	assert.NotEqual(t, a, c)
 	assert.NotEqual(t, a, d)
@@ -792,4 +792,19 @@ func TestPartialContentIsKeyedByRange(t *testing.T) {
 	assert.Equal(t, "hit", again.header.Get("X-Cache"))
 	assert.Equal(t, 206, do(t, app, "GET", "/file", "Range: bytes=2-3").status)
 	assert.Equal(t, 3, k.runs(), "another range is another entry")
+}
+
+func TestKeyUsesTheHostTheHandlerSees(t *testing.T) {
+	// Fiber's c.Hostname() honours X-Forwarded-Host (as it trusts proxies
+	// by default). Keyed by the raw Host, a request with a forged
+	// X-Forwarded-Host would store links to another site for everyone.
+	app := fiber.New()
+	app.Use(New())
+	var k counter
+	app.Get("/", func(c *fiber.Ctx) error { return k.handler("https://" + c.Hostname() + "/login")(c) })
+	forged := do(t, app, "GET", "http://example.com/", "X-Forwarded-Host: evil.example")
+	assert.Equal(t, "https://evil.example/login#1", forged.body)
+	assert.Equal(t, "https://example.com/login#2", do(t, app, "GET", "http://example.com/").body)
+	assert.Equal(t, "https://example.com/login#2", do(t, app, "GET", "http://example.com/").body)
+	assert.Equal(t, 2, k.runs())
 }

@@ -29,7 +29,7 @@ func (m *Cache) passUnsafe(c *fiber.Ctx) error {
 		return nil
 	}
 	uri := c.Request().URI()
-	host := c.Request().Host()
+	host := c.Hostname()
 	self := newTarget(c.Protocol(), host, uri.PathOriginal(), uri.QueryString())
 	_ = m.invalidate(self) // failures are logged by the store
 	var base *url.URL
@@ -63,7 +63,7 @@ func (m *Cache) passUnsafe(c *fiber.Ctx) error {
 // which relative references resolve. It copies what it keeps, so it stays
 // valid after the request.
 func requestBase(c *fiber.Ctx) *url.URL {
-	scheme, host := c.Protocol(), string(c.Request().Host())
+	scheme, host := strings.Clone(c.Protocol()), strings.Clone(c.Hostname()) // both may alias the request
 	raw := string(c.Request().URI().PathOriginal())
 	if u, err := url.Parse(raw); err == nil && u.Scheme == "" && u.Host == "" {
 		u.Scheme, u.Host, u.RawQuery, u.Fragment, u.RawFragment = scheme, host, "", "", ""
@@ -82,7 +82,7 @@ func targetsOf(u *url.URL, anyScheme bool) []target {
 		path = "/"
 	}
 	t := func(scheme string) target {
-		return newTarget(scheme, []byte(u.Host), []byte(path), []byte(u.RawQuery))
+		return newTarget(scheme, u.Host, []byte(path), []byte(u.RawQuery))
 	}
 	if anyScheme {
 		return []target{t("http"), t("https")}

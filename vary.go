@@ -25,7 +25,7 @@ const (
 
 // urlDigest keys the URL scheme://host/path?query (path and query as sent).
 // GET and HEAD share it: an entry says which method stored it.
-func urlDigest(tag byte, scheme string, host, path, query []byte) digest {
+func urlDigest(tag byte, scheme, host string, path, query []byte) digest {
 	var buf [512]byte
 	b := append(buf[:0], tag)
 	b = append(append(b, scheme...), 0)
