@@ -1,9 +1,11 @@
 package entry
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 )
 
 // Format: magic 'f' 'c', version, kind, then the fields of that kind. Integers
@@ -65,7 +67,6 @@ func Encode(e *Entry) []byte {
 // malformed, truncated or foreign input returns an error wrapping ErrCorrupt;
 // it never panics.
 func Decode(b []byte) (*Entry, error) {
-	d := decoder{b: b}
 	if len(b) < 4 || b[0] != magic0 || b[1] != magic1 {
 		return nil, fmt.Errorf("%w: bad magic", ErrCorrupt)
 	}
@@ -73,7 +74,8 @@ func Decode(b []byte) (*Entry, error) {
 		return nil, fmt.Errorf("%w: format version %d, want %d", ErrCorrupt, b[2], version)
 	}
 	e := &Entry{Kind: Kind(b[3])}
-	d.b = b[4:]
+	// One copy, which the entry's byte fields then slice.
+	d := decoder{b: append([]byte(nil), b[4:]...)}
 	switch e.Kind {
 	case KindResponse:
 		flags := d.byte()
@@ -84,15 +86,11 @@ func Decode(b []byte) (*Entry, error) {
 		n := d.uvarint(uint64(len(d.b) / 2))
 		if d.err == nil && n > 0 {
 			e.Headers = make([]Header, n)
-			seen := make(map[string]bool, n)
 			for i := range e.Headers {
 				h := &e.Headers[i]
 				h.Key = d.bytes()
 				h.Value = d.bytes()
-				if !seen[string(h.Key)] {
-					seen[string(h.Key)] = true
-					h.First = true
-				}
+				h.First = !slices.ContainsFunc(e.Headers[:i], func(o Header) bool { return bytes.Equal(o.Key, h.Key) })
 			}
 		}
 		e.Body = d.bytes()
@@ -180,7 +178,10 @@ func (d *decoder) bytes() []byte {
 	if d.err != nil {
 		return nil
 	}
-	out := append([]byte(nil), d.b[:n]...)
+	if n == 0 {
+		return nil
+	}
+	out := d.b[:n:n]
 	d.b = d.b[n:]
 	return out
 }
