@@ -229,7 +229,7 @@ func fillRoute(path string, params fiber.Map) (filled string, trailing bool, err
 			key := fmt.Sprintf("%c%d", ch, *n)
 			v, ok := param(params, key)
 			if !ok && *n == 1 {
-				v, ok = param(params, string(ch))
+				v, _ = param(params, string(ch))
 			}
 			if ch == '+' && v == "" {
 				if *n == 1 {
