@@ -50,6 +50,7 @@ type Cache struct {
 	flights     flights
 	cacheHeader []byte // canonical name, nil: off
 	mem         *memstore.Store
+	obs         Observer
 }
 
 // New returns the cache middleware. It panics when an option is invalid,
@@ -71,7 +72,7 @@ func NewCache(opts ...Option) *Cache {
 	if len(cfg.errs) > 0 {
 		panic("fibercache: " + errors.Join(cfg.errs...).Error())
 	}
-	m := &Cache{cfg: cfg, log: logger{cfg.logger}}
+	m := &Cache{cfg: cfg, log: logger{cfg.logger}, obs: cfg.obs}
 	if m.log.l == nil {
 		m.log.l = loggerFromEnv()
 	}

@@ -37,6 +37,8 @@ type config struct {
 	keyPrefix   string
 	maxBodySize int
 	maxMemory   int
+	obs         Observer
+	shared      bool // RFC 9111 shared-cache mode, for gateways
 	errs        []error
 }
 
@@ -213,4 +215,19 @@ func (c *config) mayCache(path string) bool {
 		}
 	}
 	return false
+}
+
+// WithObserver tells o of every hit, miss, store, bypass, invalidation and
+// storage error (see Observer). The cacheprom package provides one for
+// Prometheus.
+func WithObserver(o Observer) Option {
+	return func(c *config) { c.obs = o }
+}
+
+// WithSharedCache makes the middleware behave as an RFC 9111 shared cache,
+// for gateways (Fiber's proxy middleware behind it): it stores only what a
+// shared cache may store, keeps the upstream's Cache-Control and Expires
+// as they are, and honours the request's Cache-Control directives.
+func WithSharedCache() Option {
+	return func(c *config) { c.shared = true }
 }
