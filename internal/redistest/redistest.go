@@ -1,6 +1,21 @@
-// Package redistest finds a Redis for tests: REDIS_ADDR (default
-// 127.0.0.1:6379) if it answers, else a throwaway redis-server started on a
-// free loopback port. With CI set, no Redis is a failure, never a skip.
+// Package redistest gives tests real Redis servers to talk to.
+//
+// [Addr] finds a Redis: REDIS_ADDR (default 127.0.0.1:6379) if it answers,
+// else a throwaway redis-server started on a free loopback port. With CI
+// set, no Redis is a failure, never a skip. [DB] reads REDIS_DB (default 0)
+// so tests can be pointed at another database of that Redis, and [Prefix]
+// gives each test its own key namespace, deleted when the test ends.
+//
+// [ClusterFor] starts a throwaway Redis Cluster, [StartProxy] puts a
+// fault-injecting TCP proxy (delay, blackhole, drop, refuse) in front of a
+// Redis, and [RoundTrips] is a go-redis hook that counts round trips.
+//
+// Environment:
+//
+//	REDIS_ADDR  host:port of the Redis that Addr returns (default 127.0.0.1:6379)
+//	REDIS_DB    database number that DB returns and Prefix cleans (default 0)
+//
+// Call [StopAll] (or [Stop]) from TestMain to stop whatever was started.
 package redistest
 
 import (
@@ -16,10 +31,11 @@ import (
 )
 
 var (
-	once sync.Once
-	addr string
-	err  error
-	srv  *exec.Cmd
+	mu    sync.Mutex // guards found, addr, err, srv
+	found bool
+	addr  string
+	err   error
+	srv   *exec.Cmd
 )
 
 // Addr returns the address of a Redis that answers PING, starting one if
@@ -27,19 +43,35 @@ var (
 // REDIS_ADDR, or put redis-server on PATH.
 func Addr(t testing.TB) string {
 	t.Helper()
-	once.Do(find)
-	if err != nil {
-		t.Fatalf("no Redis for the integration tests: %v (start redis-server, set REDIS_ADDR, or put redis-server on PATH)", err)
+	mu.Lock()
+	if !found {
+		find()
+		found = true
 	}
-	return addr
+	a, e := addr, err
+	mu.Unlock()
+	if e != nil {
+		t.Fatalf("no Redis for the integration tests: %v (start redis-server, set REDIS_ADDR, or put redis-server on PATH)", e)
+	}
+	return a
 }
 
-// Stop stops the Redis that Addr started, if any. Call it from TestMain.
-func Stop() {
+// Stop is StopAll: it stops the Redis that Addr started, if any, and the
+// cluster that ClusterFor started, if any. Call it from TestMain.
+func Stop() { StopAll() }
+
+// StopAll stops the throwaway redis-server that Addr started and the
+// cluster that ClusterFor started, if any, and forgets them: a later Addr or
+// ClusterFor finds or starts afresh. Call it from TestMain after m.Run.
+func StopAll() {
+	mu.Lock()
 	if srv != nil && srv.Process != nil {
 		_ = srv.Process.Kill()
 		_ = srv.Wait()
 	}
+	found, addr, err, srv = false, "", nil, nil
+	mu.Unlock()
+	stopSharedCluster()
 }
 
 func find() {

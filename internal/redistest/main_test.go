@@ -1,0 +1,12 @@
+package redistest
+
+import (
+	"os"
+	"testing"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	StopAll()
+	os.Exit(code)
+}
