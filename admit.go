@@ -2,152 +2,324 @@ package cache
 
 import (
 	"bytes"
-	"log/slog"
-	"net/http"
 	"slices"
 	"strconv"
 	"time"
 
+	"github.com/cespare/xxhash/v2"
 	"github.com/fiber-caches/cache/internal/entry"
+	"github.com/fiber-caches/cache/internal/rfc"
 	"github.com/gofiber/fiber/v2"
 	"github.com/valyala/fasthttp"
 )
 
-// cacheableStatus lists the statuses that may be stored.
-func cacheableStatus(status int) bool {
-	switch status {
-	case 200, 203, 204, 206, 300, 301, 404, 405, 410, 414, 501:
-		return true
-	}
-	return false
+// staleKeep is how long past its freshness an entry with a validator of
+// its handler's is kept, to be revalidated rather than fetched again.
+const staleKeep = 10 * time.Minute
+
+// heuristicFraction and heuristicMax bound the heuristic freshness of the
+// shared-cache mode (RFC 9111 §4.2.2): 10% of the time since Last-Modified,
+// at most a day.
+const (
+	heuristicFraction = 0.1
+	heuristicMax      = 24 * time.Hour
+)
+
+// responseInfo is what admission reads of a response's headers, every name
+// matched case-insensitively.
+type responseInfo struct {
+	cc        rfc.ResponseDirectives
+	cdn       [][]byte // CDN-Cache-Control lines (RFC 9213)
+	cdnCC     rfc.ResponseDirectives
+	cdnValid  bool
+	ageSeen   bool
+	times     rfc.ResponseTimes
+	hasExpire bool
+	etag      []byte
+	names     []string // Vary, lower case, sorted
+	varyStar  bool
+	setCookie bool
+	tooMany   bool
 }
 
-// runAndStore runs the rest of the chain and, when its response may be
-// stored, stores it. It returns the stored entry and the request header
-// names that entry varies on; nil when nothing was stored. gen0 is the
-// URL's invalidation generation, read before the handler runs: it tells,
-// after the store, whether an invalidation happened meanwhile.
-func (m *Cache) runAndStore(c *fiber.Ctx, t *target, varyRec *entry.Entry, head bool, gen0 [16]byte) (*entry.Entry, []string, error) {
-	before := headersBefore(&c.Response().Header)
-	if err := c.Next(); err != nil {
-		return nil, nil, err
-	}
-
-	now := time.Now()
-	e, names, reason := m.admit(c, now, head, before)
-	if reason != "" {
-		if m.log.enabled(LevelTrace) {
-			m.log.log(LevelTrace, "response_not_cachable reason="+reason,
-				slog.String("method", c.Method()), slog.String("url", c.OriginalURL()), slog.Int("status", c.Response().StatusCode()))
+func readResponse(h *fasthttp.ResponseHeader, reqTime, now int64) responseInfo {
+	ri := responseInfo{cc: rfc.NewResponseDirectives()}
+	ri.times = rfc.ResponseTimes{Age: -1, RequestTime: reqTime, ResponseTime: now}
+	h.VisitAll(func(k, v []byte) {
+		switch {
+		case rfc.EqualFold(k, "cache-control"):
+			ri.cc.Parse(v)
+		case rfc.EqualFold(k, "expires"):
+			ri.hasExpire = true
+			if t, ok := rfc.ParseHTTPDate(v); ok {
+				ri.times.Expires = t
+			} else {
+				ri.times.ExpiresInvalid = true
+			}
+		case rfc.EqualFold(k, "date"):
+			ri.times.Date, _ = rfc.ParseHTTPDate(v)
+		case rfc.EqualFold(k, "last-modified"):
+			ri.times.LastModified, _ = rfc.ParseHTTPDate(v)
+		case rfc.EqualFold(k, "age"):
+			// The first value of the first line counts; one that is not a
+			// delta-seconds is ignored (RFC 9111 §5.1).
+			if !ri.ageSeen {
+				ri.ageSeen = true
+				first, _ := rfc.NextElement(v)
+				if d, ok := rfc.ParseDeltaSeconds(first); ok {
+					ri.times.Age = d
+				}
+			}
+		case rfc.EqualFold(k, "cdn-cache-control"):
+			ri.cdn = append(ri.cdn, v)
+		case rfc.EqualFold(k, "etag"):
+			ri.etag = v
+		case rfc.EqualFold(k, "set-cookie"):
+			ri.setCookie = true
+		case rfc.EqualFold(k, "vary"):
+			rfc.ForEachToken(v, func(tok []byte) {
+				if len(tok) == 1 && tok[0] == '*' {
+					ri.varyStar = true
+					return
+				}
+				if len(ri.names) == entry.MaxNames {
+					ri.tooMany = true
+					return
+				}
+				ri.names = append(ri.names, string(appendLower(nil, tok)))
+			})
 		}
-		return nil, nil, nil
-	}
-	if !m.persist(c, t, varyRec, e, names, gen0) {
-		return nil, nil, nil
-	}
-	if m.cacheHeader != nil {
-		c.Response().Header.SetCanonical(m.cacheHeader, strMiss)
-	}
-	if m.log.enabled(slog.LevelDebug) {
-		maxAge := "forever"
-		if e.Expires != 0 {
-			maxAge = strconv.FormatInt((e.Expires-e.Stored)/int64(time.Second), 10)
+	})
+	h.VisitAllCookie(func(_, _ []byte) { ri.setCookie = true })
+	if len(ri.cdn) > 0 {
+		// A valid CDN-Cache-Control replaces Cache-Control for a cache that
+		// honours it (RFC 9213 §2.1).
+		cdn := rfc.NewResponseDirectives()
+		valid := true
+		for _, v := range ri.cdn {
+			valid = valid && rfc.ParseTargeted(&cdn, v)
 		}
-		m.log.log(slog.LevelDebug, "store_in_cache max_age="+maxAge,
-			slog.String("method", c.Method()), slog.String("url", c.OriginalURL()), slog.Any("vary", names))
+		if valid {
+			ri.cdnValid, ri.cdnCC = true, cdn
+		}
 	}
-	return e, names, nil
+	slices.Sort(ri.names)
+	ri.names = slices.Compact(ri.names)
+	return ri
 }
 
-// admit decides whether the response in c may be stored. If so it sets the
-// response's Cache-Control max-age and Expires and returns the entry to
-// store and the request header names it varies on; if not, the reason.
-func (m *Cache) admit(c *fiber.Ctx, now time.Time, head bool, before []byte) (*entry.Entry, []string, string) {
+// admit decides whether the response in c may be stored, and if so
+// returns the entry (its headers and body copied) and the request header
+// names it varies on. In app mode it first rewrites the response's
+// Cache-Control and Expires for clients (WithClientTTL) and gives it an
+// ETag, so the entry replays what the first client got.
+func (m *Cache) admit(c *fiber.Ctx, r *request, before []byte, now int64, raw bool) (*entry.Entry, []string, Reason) {
 	resp := c.Response()
 	h := &resp.Header
 	status := resp.StatusCode()
-	if !cacheableStatus(status) {
-		return nil, nil, "status_code"
+	// App mode stores the statuses cacheable by default; the shared-cache
+	// mode any final status that RFC 9111 §3 lets it (explicit freshness).
+	if !rfc.CacheableByDefault(status) && !m.cfg.shared {
+		return nil, nil, ReasonStatus
+	}
+	if status == fasthttp.StatusPartialContent {
+		return nil, nil, ReasonStatus // ranges are answered from full responses
 	}
 	rule := m.cfg.ruleFor(c.Path(), status)
 	switch {
 	case rule == nil:
-		return nil, nil, "no_matching_rule"
+		return nil, nil, ReasonNoRule
 	case rule.Skip:
-		return nil, nil, "rule_skip"
+		return nil, nil, ReasonRuleSkip
 	}
 	if resp.IsBodyStream() {
-		return nil, nil, "streamed_body"
+		return nil, nil, ReasonStreamedBody
 	}
-	if len(resp.Body()) > m.cfg.maxBodySize {
-		return nil, nil, "body_too_large"
+	body := resp.Body()
+	if len(body) > m.cfg.maxBodySize {
+		return nil, nil, ReasonBodyTooLarge
 	}
-	names, star := varyNames(h)
-	if star {
-		return nil, nil, "vary_star"
+	ri := readResponse(h, r.now, now)
+	if m.cfg.shared && ri.cdnValid {
+		ri.cc = ri.cdnCC // RFC 9213: CDN-Cache-Control replaces Cache-Control here
 	}
-	if status == fasthttp.StatusPartialContent {
-		// A partial response answers only its own Range: keyed by it, it
-		// can never be served to a request for the whole representation.
-		names = unionNames(names, []string{"range"})
-	}
-	if hasSetCookie(h) && len(c.Request().Header.Peek(fasthttp.HeaderCookie)) == 0 {
-		return nil, nil, "cookies_for_cookieless_request"
-	}
-	cc := readCacheControl(h)
+	// The fields a qualified private or no-cache names are not stripped
+	// from the entry: read both unqualified (RFC 9111 §5.2.2.4, §5.2.2.7).
+	ri.cc.Private = ri.cc.Private || ri.cc.PrivateQualified
+	ri.cc.NoCache = ri.cc.NoCache || ri.cc.NoCacheQualified
 	switch {
-	case cc.noStore:
-		return nil, nil, "no_store"
-	case cc.private:
-		return nil, nil, "private"
-	case cc.noCache:
-		return nil, nil, "no_cache"
+	case ri.varyStar:
+		return nil, nil, ReasonVaryStar
+	case ri.tooMany:
+		return nil, nil, ReasonTooManyHeaders
+	case ri.setCookie && !m.cfg.shared && !hasRequestCookie(&c.Request().Header, r.app.rawHeaders):
+		return nil, nil, ReasonSetCookie
 	}
-	// RFC 9111 §3.5: a shared cache keeps an answer to an authenticated
-	// request only when the response says it may.
-	if len(c.Request().Header.Peek(fasthttp.HeaderAuthorization)) > 0 && !cc.public && !cc.mustRevalidate && cc.sMaxAge < 0 {
-		return nil, nil, "authorization"
+	auth := len(peekRequest(&c.Request().Header, fasthttp.HeaderAuthorization, "authorization", r.app.rawHeaders)) > 0
+	ok, why := rfc.Storable(rfc.StoreInput{
+		GetOrHead: true, Status: status, Response: ri.cc, Authorization: auth,
+		Shared: true, HasExpires: ri.hasExpire, Extension: !m.cfg.shared,
+	})
+	if !ok {
+		return nil, nil, reasonOf(why)
 	}
+
+	// Freshness (RFC 9111 §4.2).
 	ttl := m.cfg.ttl
 	if rule.TTL > 0 {
 		ttl = rule.TTL
 	}
-	storeFor, advertise := lifetimes(ttl, &cc, h, now)
-	if storeFor == 0 {
-		return nil, nil, "expired"
+	lifetime, explicit := rfc.FreshnessLifetime(&ri.cc, &ri.times, true)
+	initialAge := time.Duration(0)
+	forever := false
+	switch {
+	case m.cfg.shared:
+		if !explicit && ri.times.LastModified != 0 {
+			lifetime = rfc.HeuristicLifetime(&ri.times, heuristicFraction, heuristicMax)
+		}
+		if ttl > 0 {
+			lifetime = min(lifetime, ttl)
+		}
+		initialAge = rfc.InitialAge(&ri.times)
+	case explicit && ttl > 0:
+		lifetime = min(lifetime, ttl)
+	case !explicit && ttl > 0:
+		lifetime = ttl
+	case !explicit:
+		forever = true
+	}
+	validator := len(ri.etag) > 0 || ri.times.LastModified != 0
+	window := max(ri.cc.StaleWhileRevalidate, ri.cc.StaleIfError, m.cfg.grace, 0)
+	if !forever && lifetime <= initialAge && window == 0 && !validator {
+		return nil, nil, ReasonExpired
+	}
+	if ri.cc.NoCache && !validator {
+		return nil, nil, ReasonNoCache
 	}
 
-	PatchCacheControl(h, MaxAge(advertise))
-	var date [len(http.TimeFormat)]byte
-	h.SetBytesV(fasthttp.HeaderExpires, fasthttp.AppendHTTPDate(date[:0], now.Add(advertise)))
+	if !m.cfg.shared {
+		m.advertise(h, &ri, ttl, now)
+	}
+	if len(ri.etag) == 0 && m.cfg.etag && !m.cfg.shared && !r.head && status == fasthttp.StatusOK {
+		h.SetBytesV(fasthttp.HeaderETag, autoETag(body))
+	}
 
+	// The entry is keyed by the request's values of every name the path
+	// varies on, the response's own included.
+	names := unionNames(r.res.names, ri.names)
+	if len(names) > entry.MaxNames {
+		return nil, nil, ReasonTooManyHeaders
+	}
+	r.k.variant(&c.Request().Header, names, raw)
 	e := &entry.Entry{
-		Kind:   entry.KindResponse,
-		Head:   head,
-		Status: status,
-		Stored: now.UnixNano(),
+		Key:                  bytes.Clone(r.k.full()),
+		Gen:                  r.res.gen,
+		Epoch:                r.res.epoch,
+		Status:               status,
+		Stored:               now,
+		InitialAge:           int64(initialAge),
+		FreshUntil:           entry.Forever,
+		KeepUntil:            entry.Forever,
+		StaleWhileRevalidate: int64(ri.cc.StaleWhileRevalidate),
+		StaleIfError:         int64(ri.cc.StaleIfError),
+		LastModified:         ri.times.LastModified,
 	}
-	if storeFor > 0 {
-		e.Expires = now.Add(storeFor).UnixNano()
+	if !forever {
+		e.FreshUntil = now + int64(lifetime) - int64(initialAge)
+		keep := window
+		if validator || m.cfg.shared {
+			keep = max(keep, staleKeep) // to revalidate, or to serve when the origin is down
+		}
+		e.KeepUntil = max(e.FreshUntil, now) + int64(keep)
 	}
-	m.snapshot(e, h, resp.Body(), before)
-	return e, names, ""
+	if r.head {
+		e.Flags |= entry.FlagHead
+	}
+	if ri.cc.MustRevalidate {
+		e.Flags |= entry.FlagMustRevalidate
+	}
+	if ri.cc.ProxyRevalidate || ri.cc.SMaxAge >= 0 && m.cfg.shared {
+		e.Flags |= entry.FlagProxyRevalidate
+	}
+	if ri.cc.NoCache {
+		e.Flags |= entry.FlagNoCache
+	}
+	if len(ri.etag) == 0 {
+		e.Flags |= entry.FlagAutoETag
+	}
+	if !snapshot(e, h, body, before, m.cacheHeader, m.cfg.shared) {
+		return nil, nil, ReasonTooManyHeaders
+	}
+	return e, names, ReasonNone
 }
 
-func hasSetCookie(h *fasthttp.ResponseHeader) bool {
-	found := false
-	h.VisitAllCookie(func(_, _ []byte) { found = true })
-	return found
+// reasonOf maps rfc.Storable's why to a Reason.
+func reasonOf(why string) Reason {
+	switch why {
+	case rfc.WhyNoStore:
+		return ReasonNoStore
+	case rfc.WhyPrivate:
+		return ReasonPrivate
+	case rfc.WhyAuthorization:
+		return ReasonAuthorization
+	case rfc.WhyMustUnderstand:
+		return ReasonMustUnderstand
+	case rfc.WhyNoFreshness:
+		return ReasonNoFreshness
+	case rfc.WhyRequestNoStore:
+		return ReasonRequestDirective
+	}
+	return ReasonStatus
+}
+
+// advertise rewrites the response's Cache-Control and Expires for browsers
+// and CDNs (app mode): max-age is the client TTL (WithClientTTL, else the
+// TTL), or the handler's own if smaller; a lifetime of 0 (the default
+// without WithTTL) says no-cache, so clients revalidate, and the cache
+// answers them 304.
+func (m *Cache) advertise(h *fasthttp.ResponseHeader, ri *responseInfo, ttl time.Duration, now int64) {
+	client := m.cfg.clientTTL
+	if client < 0 {
+		client = max(ttl, 0)
+	}
+	// The handler's own lifetime for clients (max-age, else Expires−Date;
+	// not s-maxage) wins when smaller.
+	if own, ok := rfc.FreshnessLifetime(&ri.cc, &ri.times, false); ok {
+		client = min(client, own)
+	}
+	controlDelHeader(h, fiber.HeaderExpires)
+	var date [32]byte
+	if client >= time.Second {
+		PatchCacheControl(h, MaxAge(client))
+		h.SetBytesV(fiber.HeaderExpires, fasthttp.AppendHTTPDate(date[:0], time.Unix(0, now).Add(client)))
+		return
+	}
+	PatchCacheControl(h, Drop(ccMaxAge), NoCache())
+	h.SetBytesV(fiber.HeaderExpires, fasthttp.AppendHTTPDate(date[:0], time.Unix(0, now)))
+}
+
+// autoETag is the strong ETag the cache gives a stored body that has none:
+// its length and 64-bit xxHash, computed once, at store time.
+func autoETag(body []byte) []byte {
+	b := append(make([]byte, 0, 32), `"fc-`...)
+	b = strconv.AppendInt(b, int64(len(body)), 36)
+	b = append(b, '-')
+	b = strconv.AppendUint(b, xxhash.Sum64(body), 36)
+	return append(b, '"')
+}
+
+func hasRequestCookie(h *fasthttp.RequestHeader, raw bool) bool {
+	return len(peekRequest(h, fasthttp.HeaderCookie, "cookie", raw)) > 0
 }
 
 // headersBefore records the response headers set before the handler ran
 // (by middleware in front of the cache, such as a request ID), as
-// "key\x00value\x00" pairs: those are set again by that middleware on every
+// "key\x00value\x00" pairs: that middleware sets them again on every
 // request, so an entry does not replay them.
 func headersBefore(h *fasthttp.ResponseHeader) []byte {
 	var b []byte
 	h.VisitAll(func(k, v []byte) {
-		if bytes.EqualFold(k, []byte(fasthttp.HeaderContentType)) {
+		if rfc.EqualFold(k, "content-type") {
 			return // always present: fasthttp's default
 		}
 		b = append(append(append(append(b, k...), 0), v...), 0)
@@ -155,33 +327,64 @@ func headersBefore(h *fasthttp.ResponseHeader) []byte {
 	return b
 }
 
-func containsPair(pairs, k, v []byte) bool {
-	for len(pairs) > 0 {
-		var pk, pv []byte
-		pk, pairs, _ = bytes.Cut(pairs, []byte{0})
-		pv, pairs, _ = bytes.Cut(pairs, []byte{0})
-		if bytes.Equal(pk, k) && bytes.Equal(pv, v) {
-			return true
-		}
+// beforeSet is headersBefore's pairs, to look up in linear time.
+type beforeSet map[string]struct{}
+
+func newBeforeSet(before []byte) beforeSet {
+	if len(before) == 0 {
+		return nil
 	}
-	return false
+	s := beforeSet{}
+	for len(before) > 0 {
+		var k, v []byte
+		k, before, _ = bytes.Cut(before, []byte{0})
+		v, before, _ = bytes.Cut(before, []byte{0})
+		s[string(k)+"\x00"+string(v)] = struct{}{}
+	}
+	return s
 }
 
-// snapshot copies the headers worth replaying, and the body, into e, in one
-// allocation.
-func (m *Cache) snapshot(e *entry.Entry, h *fasthttp.ResponseHeader, body, before []byte) {
-	skip := connectionTokens(h)
-	size := len(body)
-	n := 0
-	keep := func(k, v []byte) bool {
-		return !dropHeader(k, skip) && !bytes.EqualFold(k, m.cacheHeader) && !containsPair(before, k, v)
+func (s beforeSet) has(k, v []byte) bool {
+	if s == nil {
+		return false
 	}
+	_, ok := s[string(k)+"\x00"+string(v)]
+	return ok
+}
+
+// snapshot copies the headers worth replaying, and the body, into e, in
+// one allocation, in time linear in their number. It reports false when
+// they exceed what an entry may hold, or are not valid fields.
+func snapshot(e *entry.Entry, h *fasthttp.ResponseHeader, body, before, cacheHeader []byte, shared bool) bool {
+	var conn [][]byte
+	h.VisitAll(func(k, v []byte) {
+		if rfc.EqualFold(k, "connection") {
+			rfc.ForEachToken(v, func(t []byte) { conn = append(conn, bytes.Clone(t)) })
+		}
+	})
+	bs := newBeforeSet(before)
+	keep := func(k, v []byte) bool {
+		if rfc.HopByHop(k) || dropped(k, shared) || bytes.EqualFold(k, cacheHeader) || bs.has(k, v) {
+			return false
+		}
+		for _, t := range conn {
+			if bytes.EqualFold(k, t) {
+				return false
+			}
+		}
+		return true
+	}
+	size, n, valid := len(body), 0, true
 	h.VisitAll(func(k, v []byte) {
 		if keep(k, v) {
 			size += len(k) + len(v)
 			n++
+			valid = valid && rfc.ValidFieldName(k) && rfc.ValidFieldValue(v)
 		}
 	})
+	if !valid || n > entry.MaxHeaders || size-len(body) > entry.MaxHeaderBytes {
+		return false
+	}
 	arena := make([]byte, 0, size)
 	e.Headers = make([]entry.Header, 0, n)
 	h.VisitAll(func(k, v []byte) {
@@ -192,113 +395,90 @@ func (m *Cache) snapshot(e *entry.Entry, h *fasthttp.ResponseHeader, body, befor
 		key := arena[len(arena)-len(k):]
 		arena = append(arena, v...)
 		val := arena[len(arena)-len(v):]
-		first := !slices.ContainsFunc(e.Headers, func(x entry.Header) bool { return bytes.Equal(x.Key, key) })
-		e.Headers = append(e.Headers, entry.Header{Key: key, Value: val, First: first})
+		e.Headers = append(e.Headers, entry.Header{Key: key, Value: val})
+		if rfc.EqualFold(k, "etag") && len(val) > 0 {
+			e.ETag = val
+		}
 	})
 	arena = append(arena, body...)
 	e.Body = arena[len(arena)-len(body):]
-}
-
-// dropHeader reports the headers an entry never keeps: hop-by-hop and
-// connection headers (RFC 9110 §7.6.1), those named by Connection, cookies,
-// and those the cache or the server writes afresh on every response.
-func dropHeader(k []byte, connection [][]byte) bool {
-	var lower [len("proxy-authorization")]byte // the longest name below
-	if len(k) > len(lower) {
-		return slices.ContainsFunc(connection, func(t []byte) bool { return bytes.EqualFold(k, t) })
-	}
-	for i, c := range k {
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		lower[i] = c
-	}
-	switch string(lower[:len(k)]) {
-	case "connection", "keep-alive", "proxy-connection", "proxy-authenticate", "proxy-authorization",
-		"te", "trailer", "transfer-encoding", "upgrade",
-		"set-cookie", "content-length", "date", "age":
-		return true
-	}
-	for _, t := range connection {
-		if bytes.EqualFold(k, t) {
-			return true
-		}
-	}
-	return false
-}
-
-// connectionTokens returns the header names the Connection header lists.
-func connectionTokens(h *fasthttp.ResponseHeader) [][]byte {
-	var out [][]byte
-	for _, v := range h.PeekAll(fasthttp.HeaderConnection) {
-		for _, t := range bytes.Split(v, []byte{','}) {
-			if t = bytes.TrimSpace(t); len(t) > 0 {
-				out = append(out, append([]byte(nil), t...))
-			}
-		}
-	}
-	return out
-}
-
-// persist writes e, and the Vary records it needs, and returns whether it
-// is stored. gen0 is the URL's invalidation generation before the handler
-// ran: if it changed meanwhile, the response may predate an invalidation,
-// so what was written is removed again.
-func (m *Cache) persist(c *fiber.Ctx, t *target, varyRec, e *entry.Entry, names []string, gen0 [16]byte) bool {
-	// The header names are learnt per URL path: their union over every
-	// response seen.
-	pathRec := m.store.get(&t.path, "path_vary")
-	var learnt []string
-	if pathRec != nil && pathRec.Kind == entry.KindVary {
-		learnt = pathRec.Names
-	}
-	union := unionNames(learnt, names)
-	if !slices.Equal(union, learnt) || pathRec != nil && laterExpiry(e.Expires, pathRec.Expires) {
-		m.store.set(&t.path, &entry.Entry{Kind: entry.KindVary, Names: union, Expires: e.Expires}, "path_vary")
-	}
-
-	var err error
-	if len(union) == 0 {
-		err = m.store.set(&t.url, e, "url")
-	} else {
-		rec := &entry.Entry{Kind: entry.KindVary, Names: union, Expires: e.Expires}
-		if varyRec != nil && !laterExpiry(e.Expires, varyRec.Expires) {
-			rec.Expires = varyRec.Expires
-		}
-		// The variants' nonce. After an invalidation it is the generation
-		// that invalidation wrote (gen0), never the nonce of the Vary record
-		// read at the lookup: the invalidation may have deleted that record
-		// since, and writing it back would make the variants stored before
-		// the invalidation reachable again. Requests storing under one
-		// generation share it, so their variants stay reachable together.
-		switch {
-		case gen0 != [16]byte{}:
-			rec.Nonce = gen0
-		case varyRec != nil:
-			rec.Nonce = varyRec.Nonce
-		default:
-			rec.Nonce = newNonce()
-		}
-		if err = m.store.set(&t.url, rec, "url"); err == nil {
-			k := variantDigest(&t.url, rec, &c.Request().Header)
-			err = m.store.set(&k, e, "variant")
-		}
-	}
-	if err != nil {
-		return false
-	}
-
-	if m.generation(t) != gen0 {
-		m.store.del(&t.url, "url")
-		m.log.log(LevelTrace, "response_not_cachable reason=invalidated_while_running",
-			slog.String("method", c.Method()), slog.String("url", c.OriginalURL()))
-		return false
-	}
+	entry.MarkFirst(e.Headers)
 	return true
 }
 
-// laterExpiry reports whether expiry a (Unix nanoseconds, 0: never) is
-// later than b.
-func laterExpiry(a, b int64) bool {
-	return b != 0 && (a == 0 || a > b)
+// dropped reports the headers an entry never keeps besides hop-by-hop
+// ones: those the cache or the server writes afresh on every response,
+// and in app mode cookies (a shared cache stores Set-Cookie, RFC 9111 §7.3
+// leaves that to it, and cache-tests expects it).
+func dropped(k []byte, shared bool) bool {
+	for _, name := range [...]string{"content-length", "date", "age", "cache-status"} {
+		if rfc.EqualFold(k, name) {
+			return true
+		}
+	}
+	return !shared && rfc.EqualFold(k, "set-cookie")
+}
+
+// refreshed returns a copy of stale with the headers of the 304 in c
+// (RFC 9111 §4.3.4: they replace the stored ones of the same name) and a
+// freshness that starts now.
+func (m *Cache) refreshed(c *fiber.Ctx, r *request, stale *entry.Entry, now int64) *entry.Entry {
+	h := &c.Response().Header
+	e := *stale
+	e.Key = bytes.Clone(r.k.full())
+	e.Gen, e.Epoch = r.res.gen, r.res.epoch
+	lifetime := stale.Lifetime()
+	e.Headers = make([]entry.Header, 0, len(stale.Headers)+4)
+	var fresh []entry.Header
+	h.VisitAll(func(k, v []byte) {
+		if rfc.HopByHop(k) || dropped(k, m.cfg.shared) || rfc.EqualFold(k, "content-type") || bytes.EqualFold(k, m.cacheHeader) {
+			return
+		}
+		fresh = append(fresh, entry.Header{Key: bytes.Clone(k), Value: bytes.Clone(v)})
+	})
+	for _, sh := range stale.Headers {
+		if !slices.ContainsFunc(fresh, func(f entry.Header) bool { return bytes.EqualFold(f.Key, sh.Key) }) {
+			e.Headers = append(e.Headers, sh)
+		}
+	}
+	e.Headers = append(e.Headers, fresh...)
+	entry.MarkFirst(e.Headers)
+	e.ETag = nil
+	for _, hd := range e.Headers {
+		if rfc.EqualFold(hd.Key, "etag") {
+			e.ETag = hd.Value
+		}
+	}
+	if m.cfg.shared {
+		ri := readResponse(h, r.now, now)
+		ri.cc = rfc.NewResponseDirectives()
+		for _, hd := range e.Headers {
+			if rfc.EqualFold(hd.Key, "cache-control") {
+				ri.cc.Parse(hd.Value)
+			}
+		}
+		if l, ok := rfc.FreshnessLifetime(&ri.cc, &ri.times, true); ok {
+			lifetime = int64(l)
+		}
+		e.InitialAge = int64(rfc.InitialAge(&ri.times))
+	}
+	e.Stored = now
+	if stale.FreshUntil != entry.Forever {
+		e.FreshUntil = now + lifetime - e.InitialAge
+		e.KeepUntil = max(e.FreshUntil, now) + (stale.KeepUntil - stale.FreshUntil)
+	}
+	return &e
+}
+
+// unionNames merges two sorted name lists.
+func unionNames(a, b []string) []string {
+	if len(b) == 0 {
+		return a
+	}
+	if len(a) == 0 {
+		return b
+	}
+	u := append(append(make([]string, 0, len(a)+len(b)), a...), b...)
+	slices.Sort(u)
+	return slices.Compact(u)
 }

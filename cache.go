@@ -1,26 +1,20 @@
 // Package cache is fibercache: an HTTP response cache middleware for Fiber
-// v2. It keys responses by method, URL and the request headers they Vary on,
-// stores them in any fiber.Storage (a bounded in-process store by default),
-// answers hits without running the handler, and writes Cache-Control and
-// Expires so browsers and CDNs cache too.
-//
-//	app.Use(cache.New(cache.WithTTL(2 * time.Minute)))
+// v2. See doc.go for the whole story.
 package cache
 
 import (
-	"crypto/rand"
+	"hash/maphash"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/textproto"
-	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/fiber-caches/cache/internal/entry"
 	"github.com/fiber-caches/cache/internal/memstore"
 	"github.com/gofiber/fiber/v2"
-	"github.com/valyala/fasthttp"
+	"github.com/redis/go-redis/v9"
 )
 
 var (
@@ -31,26 +25,34 @@ var (
 	ErrMissingCaching = errors.New("fibercache: no cache middleware handles this request")
 )
 
-// genLifetime is how long an invalidation is remembered: longer than any
-// handler run whose response it must keep from being stored.
-const genLifetime = time.Hour
-
 // localsKey is the fiber.Ctx Locals key under which the middleware that
-// handles a request leaves its *Cache.
+// handles a request leaves an inChain naming its *Cache.
 type localsKey struct{}
+
+// inChain wraps the *Cache left in Locals. fasthttp closes every Locals
+// value that is an io.Closer when the request ends, and *Cache has Close:
+// the wrapper has not.
+type inChain struct{ m *Cache }
 
 // A Cache is one response cache: its Handler is the middleware, and its
 // Invalidate methods remove stored responses from outside a request (a
 // background job, a message consumer). Build it once with NewCache and use
-// it as often as you like; New is NewCache(...).Handler().
+// it as often as you like; New is NewCache(...).Handler(). Close stops
+// what it started.
 type Cache struct {
 	cfg         config
-	store       loggedStore
-	log         logger
-	flights     flights
-	cacheHeader []byte // canonical name, nil: off
+	b           backend
+	g           *guard // nil for the in-process store
 	mem         *memstore.Store
+	log         logger
 	obs         Observer
+	flights     flights
+	refreshes   refreshes
+	cacheHeader []byte // canonical name, nil: off
+	seed        maphash.Seed
+	app         atomic.Pointer[appInfo]
+	closed      atomic.Bool
+	closeOnce   sync.Once
 }
 
 // New returns the cache middleware. It panics when an option is invalid,
@@ -72,151 +74,88 @@ func NewCache(opts ...Option) *Cache {
 	if len(cfg.errs) > 0 {
 		panic("fibercache: " + errors.Join(cfg.errs...).Error())
 	}
-	m := &Cache{cfg: cfg, log: logger{cfg.logger}, obs: cfg.obs}
+	m := &Cache{cfg: cfg, log: logger{cfg.logger}, obs: cfg.obs, seed: maphash.MakeSeed()}
 	if m.log.l == nil {
 		m.log.l = loggerFromEnv()
 	}
-	var s store
-	if cfg.storage != nil {
-		s = fiberStore{s: cfg.storage, prefix: cfg.keyPrefix}
-	} else {
-		ms, err := memstore.New(cfg.maxMemory)
+	switch s := cfg.storage.(type) {
+	case nil:
+		ms, err := memstore.New(cfg.maxMemory, m.seed)
 		if err != nil {
 			panic(err)
 		}
-		m.mem, s = ms, memStore{ms}
+		m.mem, m.b = ms, memBackend{ms}
+	case interface{ Conn() redis.UniversalClient }:
+		rb, err := newRedisBackend(s.Conn(), s, cfg.keyPrefix)
+		if err != nil {
+			panic(err)
+		}
+		m.b = rb
+	default:
+		m.b = &storageBackend{s: sharedKeys{cfg.keyPrefix}, c: newCtxStorage(s), pathTTL: cfg.maxKeep()}
 	}
-	m.store = loggedStore{s: s, log: m.log, pause: storagePause, pausedTil: new(atomic.Int64)}
+	if m.mem == nil {
+		m.g = &guard{timeout: cfg.storageTimeout, pause: cfg.storagePause, log: m.log, obs: m.observe}
+		m.g.init(m.land)
+	}
 	if cfg.cacheHeader != "" {
 		m.cacheHeader = []byte(textproto.CanonicalMIMEHeaderKey(cfg.cacheHeader))
 	}
+	register(m)
 	return m
 }
 
 // Handler returns the middleware, for app.Use, a group or a route.
 func (m *Cache) Handler() fiber.Handler { return m.serve }
 
-var (
-	strAge  = []byte(fasthttp.HeaderAge)
-	strHit  = []byte("hit")
-	strMiss = []byte("miss")
-)
-
-// target is the URL a request is for, and the storage keys derived from it.
-type target struct {
-	url  digest // the response, or the Vary record
-	gen  digest // the invalidation generation
-	path digest // the header names the path varies on
-}
-
-func newTarget(scheme, host string, path, query []byte) target {
-	t := target{url: urlDigest(tagURL, scheme, host, path, query)}
-	t.derive(scheme, host, path, query)
-	return t
-}
-
-// derive fills in the keys other than url. The hit path needs only url, so
-// it leaves these to a miss.
-func (t *target) derive(scheme, host string, path, query []byte) {
-	t.gen = urlDigest(tagGen, scheme, host, path, query)
-	t.path = urlDigest(tagPath, scheme, host, path, nil)
-}
-
-func (m *Cache) serve(c *fiber.Ctx) error {
-	if prev, ok := c.Locals(localsKey{}).(*Cache); ok {
-		return duplicateError(c, prev == m)
-	}
-	c.Locals(localsKey{}, m)
-
-	req := &c.Request().Header
-	head := req.IsHead()
-	if !head && !req.IsGet() {
-		return m.passUnsafe(c)
-	}
-	if !m.cfg.mayCache(c.Path()) {
-		m.log.log(LevelTrace, "cache_bypass reason=no_rule", slog.String("path", c.Path()))
-		return c.Next()
-	}
-
-	uri := c.Request().URI()
-	scheme, host, path, query := c.Protocol(), c.Hostname(), uri.PathOriginal(), uri.QueryString()
-	t := target{url: urlDigest(tagURL, scheme, host, path, query)}
-	key := t.url
-	e := m.store.get(&key, "url")
-	var varyRec *entry.Entry
-	if e != nil && e.Kind == entry.KindVary {
-		varyRec = e
-		key = variantDigest(&t.url, varyRec, req)
-		e = m.store.get(&key, "variant")
-	}
-	now := c.Context().Time() // fasthttp's server reads the clock for each request
-	if now.IsZero() {
-		now = time.Now()
-	}
-	if e != nil && e.Kind == entry.KindResponse && e.Fresh(now.UnixNano()) && (head || !e.Head) {
-		m.hit(c, e, now)
-		return nil
-	}
-	if m.log.enabled(slog.LevelDebug) {
-		m.log.log(slog.LevelDebug, "cache_lookup MISS", slog.String("method", c.Method()), slog.String("url", c.OriginalURL()))
-	}
-
-	t.derive(scheme, host, path, query)
-	f, leader := m.flights.join(&key)
-	if !leader {
-		// The leader's response may predate an invalidation that ended
-		// before this request arrived: it answers only if the generation
-		// is still the one the leader's handler started under.
-		if e := f.result(req, head); e != nil && m.generation(&t) == f.gen {
-			m.hit(c, e, time.Now())
-			return nil
+// Close stops what NewCache started: background refreshes are waited for
+// (at most a few seconds), invalidations still waiting for a storage are
+// tried one last time and logged if they cannot land, and the in-process
+// store is emptied. The middleware keeps working after Close, without
+// caching. Register it with app.Hooks().OnShutdown to tie it to the app.
+func (m *Cache) Close() error {
+	m.closeOnce.Do(func() {
+		m.closed.Store(true)
+		unregister(m)
+		m.refreshes.wait(5 * time.Second)
+		if m.g != nil {
+			m.g.close()
 		}
-	}
-	var (
-		stored *entry.Entry
-		names  []string
-		err    error
-	)
-	gen0 := m.generation(&t)
-	if leader {
-		// Deferred, so followers are released even if the handler panics.
-		defer func() { m.flights.land(&key, f, stored, names, gen0, req) }()
-	}
-	stored, names, err = m.runAndStore(c, &t, varyRec, head, gen0)
-	return err
-}
-
-// generation returns the invalidation generation of t's URL; zero: none.
-func (m *Cache) generation(t *target) (g [16]byte) {
-	if e := m.store.get(&t.gen, "generation"); e != nil {
-		g = e.Nonce
-	}
-	return g
-}
-
-// hit answers the request from e without running the handler.
-func (m *Cache) hit(c *fiber.Ctx, e *entry.Entry, now time.Time) {
-	resp := c.Response()
-	resp.SetStatusCode(e.Status)
-	h := &resp.Header
-	for i := range e.Headers {
-		kv := &e.Headers[i]
-		if kv.First {
-			h.SetCanonical(kv.Key, kv.Value)
-		} else {
-			h.AddBytesKV(kv.Key, kv.Value)
+		if m.mem != nil {
+			m.mem.Reset()
+			m.mem.Close()
 		}
+	})
+	return nil
+}
+
+// StoreBytes reports the bytes held by the default in-process store (as
+// weighed against WithMaxMemory); 0 with WithStorage.
+func (m *Cache) StoreBytes() int64 {
+	if m.mem == nil {
+		return 0
 	}
-	age := (now.UnixNano() - e.Stored) / int64(time.Second)
-	var buf [20]byte
-	h.SetCanonical(strAge, strconv.AppendInt(buf[:0], max(age, 0), 10))
-	if m.cacheHeader != nil {
-		h.SetCanonical(m.cacheHeader, strHit)
+	return int64(m.mem.WeightedSize())
+}
+
+// appInfo is what the cache needs of an app's configuration, read once per
+// app (fiber.App.Config copies a large struct).
+type appInfo struct {
+	app           *fiber.App
+	caseSensitive bool
+	strict        bool
+	unescape      bool // UnescapePath: c.Path() is decoded
+	rawHeaders    bool // DisableHeaderNormalizing: header names as sent
+}
+
+func (m *Cache) appInfo(app *fiber.App) *appInfo {
+	if a := m.app.Load(); a != nil && a.app == app {
+		return a
 	}
-	resp.SetBodyRaw(e.Body)
-	if m.log.enabled(slog.LevelDebug) {
-		m.log.log(slog.LevelDebug, "cache_lookup HIT", slog.String("method", c.Method()), slog.String("url", c.OriginalURL()), slog.Int64("age", age))
-	}
+	cfg := app.Config()
+	a := &appInfo{app: app, caseSensitive: cfg.CaseSensitive, strict: cfg.StrictRouting, unescape: cfg.UnescapePath, rawHeaders: cfg.DisableHeaderNormalizing}
+	m.app.Store(a)
+	return a
 }
 
 func duplicateError(c *fiber.Ctx, same bool) error {
@@ -227,10 +166,22 @@ func duplicateError(c *fiber.Ctx, same bool) error {
 	return fmt.Errorf("%w: %s %s: %s", ErrDuplicateCaching, c.Method(), c.Path(), how)
 }
 
-func newNonce() (n [16]byte) {
-	_, _ = rand.Read(n[:])
-	return n
+// requestTime is when the request arrived: the time fasthttp's server read
+// for it, else now.
+func requestTime(c *fiber.Ctx) int64 {
+	if t := c.Context().Time(); !t.IsZero() {
+		return t.UnixNano()
+	}
+	return time.Now().UnixNano()
 }
 
-// expiryIn returns the Unix-nanosecond time d from now.
-func expiryIn(d time.Duration) int64 { return time.Now().Add(d).UnixNano() }
+// logAttrs are the attributes every request log carries.
+func requestAttrs(c *fiber.Ctx, extra ...slog.Attr) []slog.Attr {
+	attrs := append(make([]slog.Attr, 0, 4+len(extra)), slog.String("method", c.Method()), slog.String("url", c.OriginalURL()))
+	if id, ok := c.Locals("requestid").(string); ok && id != "" {
+		attrs = append(attrs, slog.String("request_id", id))
+	}
+	return append(attrs, extra...)
+}
+
+func nowNano() int64 { return time.Now().UnixNano() }

@@ -27,7 +27,8 @@ type CacheHelper struct {
 //	}
 //	err = h.InvalidateRoute("user", fiber.Map{"id": id})
 func Helper(c *fiber.Ctx) (*CacheHelper, error) {
-	m, ok := c.Locals(localsKey{}).(*Cache)
+	in, ok := c.Locals(localsKey{}).(inChain)
+	m := in.m
 	if !ok || m == nil {
 		return nil, fmt.Errorf("%w: %s %s: add cache.New(...) to the app, group or route in front of this handler, with app.Use(cache.New(...)) for example",
 			ErrMissingCaching, c.Method(), c.Path())
@@ -39,11 +40,12 @@ func Helper(c *fiber.Ctx) (*CacheHelper, error) {
 // the request.
 func (h *CacheHelper) Cache() *Cache { return h.m }
 
-// InvalidateURL removes every stored variant, GET and HEAD, of rawURL: a
-// path ("/users/42", resolved against the current request's scheme and
-// host; "/users?page=2" names that query only) or a full URL
-// ("https://example.com/users/42", in its http and https forms, as
-// Cache.InvalidateURL).
+// InvalidateURL makes every stored response of the path of rawURL
+// unusable, as Cache.InvalidateURL does: every query string, every Vary
+// variant, GET and HEAD, in every cache of the process and on every
+// instance sharing the storage. rawURL is a path ("/users/42", on the
+// current request's host; a query in it changes nothing, the whole path
+// goes) or a full URL ("https://example.com/users/42").
 func (h *CacheHelper) InvalidateURL(rawURL string) error {
 	if rawURL == "" {
 		return errors.New(`fibercache: InvalidateURL(""): the URL is empty; pass a path like "/users/42" or a full URL`)
@@ -56,18 +58,25 @@ func (h *CacheHelper) InvalidateURL(rawURL string) error {
 	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
 		return fmt.Errorf("fibercache: InvalidateURL(%q): the URL must be a path or an http(s) URL", rawURL)
 	}
-	return h.m.invalidateAll(targetsOf(u, ref.IsAbs()))
+	a := h.m.appInfo(h.app)
+	h.m.invalidatePaths(nil, pathMaterial(u.Host, urlPath(u, a), a))
+	return nil
 }
 
-// InvalidateRoute removes every stored variant of the route registered
-// with .Name(name), its parameters filled from params
-// ("/users/:id" with fiber.Map{"id": 42} is "/users/42"), on the current
-// request's scheme and host. An unknown name or a missing parameter is an
-// error that names it.
+// InvalidateRoute invalidates the route registered with .Name(name), its
+// parameters filled from params ("/users/:id" with fiber.Map{"id": 42} is
+// "/users/42"), on the current request's host, as InvalidateURL does. With
+// parameters missing (params nil, say), everything every cache of the
+// process holds is invalidated (see Cache.InvalidateRoute). An unknown
+// name is an error that names it.
 func (h *CacheHelper) InvalidateRoute(name string, params fiber.Map) error {
-	paths, err := routePaths(h.app, name, params)
+	paths, whole, err := routePaths(h.app, name, params, h.m.appInfo(h.app).unescape)
 	if err != nil {
 		return err
+	}
+	if whole {
+		h.m.invalidatePaths(nil, nil)
+		return nil
 	}
 	var errs []error
 	for _, p := range paths {

@@ -1,22 +1,23 @@
 package cache
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"strings"
 
-	"github.com/fiber-caches/cache/internal/entry"
 	"github.com/gofiber/fiber/v2"
 	"github.com/valyala/fasthttp"
 )
 
 // passUnsafe runs the chain for a request that is neither GET nor HEAD.
 // An unsafe request (POST, PUT, PATCH, DELETE, and, as RFC 9111 §4.4 asks,
-// any method not known to be safe) answered 2xx or 3xx invalidates its URL
-// and, on the same host, those of its Location and Content-Location. The
-// safe OPTIONS and TRACE, CONNECT, error statuses and handler errors
-// invalidate nothing.
+// any method not known to be safe) answered 2xx or 3xx invalidates its
+// path and, on the same host, those of its Location and Content-Location.
+// The safe OPTIONS and TRACE, CONNECT (a tunnel, not a write), error
+// statuses and handler errors invalidate nothing.
 func (m *Cache) passUnsafe(c *fiber.Ctx) error {
 	if err := c.Next(); err != nil {
 		return err
@@ -28,10 +29,10 @@ func (m *Cache) passUnsafe(c *fiber.Ctx) error {
 	if s := c.Response().StatusCode(); s < 200 || s >= 400 {
 		return nil
 	}
-	uri := c.Request().URI()
+	a := m.appInfo(c.App())
 	host := c.Hostname()
-	self := newTarget(c.Protocol(), host, uri.PathOriginal(), uri.QueryString())
-	_ = m.invalidate(self) // failures are logged by the store
+	self := pathMaterial(host, c.Path(), a)
+	m.invalidatePaths(c, self)
 	var base *url.URL
 	for _, name := range [...]string{fasthttp.HeaderLocation, fasthttp.HeaderContentLocation} {
 		v := c.Response().Header.Peek(name)
@@ -49,14 +50,34 @@ func (m *Cache) passUnsafe(c *fiber.Ctx) error {
 		if !strings.EqualFold(u.Host, base.Host) {
 			continue // another host's responses are not ours to drop
 		}
-		u.Host = base.Host // as the requests that stored them spelt it
-		for _, t := range targetsOf(u, ref.IsAbs()) {
-			if t.url != self.url {
-				_ = m.invalidate(t)
-			}
+		if p := pathMaterial(host, urlPath(u, a), a); string(p) != string(self) {
+			m.invalidatePaths(c, p)
 		}
 	}
 	return nil
+}
+
+// pathMaterial is the key material of a path record: the same bytes
+// buildKeys writes for a request to host and path.
+func pathMaterial(host, path string, a *appInfo) []byte {
+	b := append(make([]byte, 0, len(keyVersion)+len(host)+len(path)+2), keyVersion...)
+	b = append(b, 0)
+	b = appendLower(b, host)
+	b = append(b, 0)
+	return appendRoutedPath(b, path, a)
+}
+
+// urlPath returns the path of u as c.Path() shows it for a request to u:
+// escaped as clients send it, or decoded when the app unescapes paths.
+func urlPath(u *url.URL, a *appInfo) string {
+	p := u.EscapedPath()
+	if a.unescape {
+		p = u.Path
+	}
+	if p == "" {
+		p = "/"
+	}
+	return p
 }
 
 // requestBase returns the scheme, host and path of c's request, against
@@ -72,79 +93,122 @@ func requestBase(c *fiber.Ctx) *url.URL {
 	return &url.URL{Scheme: scheme, Host: host, Path: raw}
 }
 
-// targetsOf returns the target of an absolute URL (an empty path is "/",
-// as a client sends it) or, with anyScheme, those of its http and https
-// forms: the scheme is part of the cache key, but whoever spells a URL out
-// rarely knows which one the app sees behind a TLS-terminating proxy.
-func targetsOf(u *url.URL, anyScheme bool) []target {
-	path := u.EscapedPath()
+// invalidatePaths invalidates the path (nil: every path, the epoch) in
+// every cache of the process, one call per storage. An invalidation that
+// cannot reach its storage now is kept and retried until it lands, and
+// meanwhile the path is not served from that cache here: it is never
+// lost, so it returns no error for it.
+func (m *Cache) invalidatePaths(c *fiber.Ctx, path []byte) {
+	for _, x := range everyCache(m) {
+		x.invalidateOwn(path)
+	}
+	m.observe(EventInvalidation, ReasonNone)
+	if m.log.enabled(slog.LevelDebug) {
+		what := "every path (epoch)"
+		if path != nil {
+			what = describePath(path)
+		}
+		attrs := []slog.Attr{slog.String("dropped", what)}
+		if c != nil {
+			attrs = requestAttrs(c, attrs...)
+		}
+		m.log.log(slog.LevelDebug, "invalidate", attrs...)
+	}
+}
+
+// describePath shows a path record's material as host + path.
+func describePath(p []byte) string {
+	parts := strings.SplitN(string(p), "\x00", 3)
+	if len(parts) == 3 {
+		return parts[1] + parts[2]
+	}
+	return string(p)
+}
+
+// invalidateOwn invalidates path (nil: the epoch) in m's own backend.
+func (m *Cache) invalidateOwn(path []byte) {
+	if m.g == nil {
+		if path == nil {
+			_ = m.b.bumpEpoch(context.Background())
+		} else {
+			_ = m.b.invalidate(context.Background(), path)
+		}
+		return
+	}
+	if m.g.paused(nowNano()) {
+		m.g.keep(string(path), errStoragePaused)
+		return
+	}
+	ctx, cancel := m.g.ctx()
+	defer cancel()
+	if err := m.land(ctx, string(path)); err != nil {
+		m.g.failed("invalidate", err)
+		m.g.keep(string(path), err)
+	}
+}
+
+// errStoragePaused says why an invalidation was kept for later.
+var errStoragePaused = errors.New("fibercache: the storage failed recently and is left alone for a moment")
+
+// land makes one invalidation ("" for the epoch) reach the storage.
+func (m *Cache) land(ctx context.Context, path string) error {
 	if path == "" {
-		path = "/"
+		return m.b.bumpEpoch(ctx)
 	}
-	t := func(scheme string) target {
-		return newTarget(scheme, u.Host, []byte(path), []byte(u.RawQuery))
-	}
-	if anyScheme {
-		return []target{t("http"), t("https")}
-	}
-	return []target{t(strings.ToLower(u.Scheme))}
+	return m.b.invalidate(ctx, []byte(path))
 }
 
-// invalidateAll invalidates every target in ts.
-func (m *Cache) invalidateAll(ts []target) error {
-	var errs []error
-	for _, t := range ts {
-		errs = append(errs, m.invalidate(t))
-	}
-	return errors.Join(errs...)
-}
-
-// invalidate makes every stored variant of t's URL, GET and HEAD, a miss,
-// in two storage operations whatever the number of variants: the URL's
-// record (its response, or the Vary record through which every variant is
-// found) is deleted, and a new generation tells a request that is storing a
-// response for the URL right now to take it back.
-func (m *Cache) invalidate(t target) error {
-	errGen := m.store.set(&t.gen, &entry.Entry{Kind: entry.KindGen, Nonce: newNonce(), Expires: expiryIn(genLifetime)}, "generation")
-	errDel := m.store.del(&t.url, "url")
-	if err := errors.Join(errGen, errDel); err != nil {
-		return fmt.Errorf("fibercache: invalidate: %w", err)
-	}
-	return nil
-}
-
-// InvalidateURL removes every stored variant, GET and HEAD, of rawURL, which
-// must be absolute (https://example.com/users/42?tab=1) since the host is
-// part of the cache key: spell it as clients send it in their Host header.
-// Both the http and the https form of the URL go, since the app may see
-// either behind a proxy. The query is part of the URL: /users?page=2 is not
-// /users. Inside a handler, Helper resolves paths against the request for
-// you.
+// InvalidateURL makes every stored response of the path of rawURL
+// unusable: every query string, every Vary variant, GET and HEAD, both
+// schemes, in this cache, in every other cache of the process and on every
+// instance sharing the storage. rawURL must be absolute
+// (https://example.com/users/42), since the host is part of the key: spell
+// it as clients send it in their Host header (or X-Forwarded-Host behind a
+// trusted proxy). Inside a handler, Helper resolves paths against the
+// request for you.
 func (m *Cache) InvalidateURL(rawURL string) error {
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		return fmt.Errorf("fibercache: InvalidateURL(%q): %w", rawURL, err)
 	}
 	if !u.IsAbs() || u.Host == "" {
-		return fmt.Errorf("fibercache: InvalidateURL(%q): outside a request the URL must be absolute, like https://example.com/users/42, since scheme and host are part of the cache key", rawURL)
+		return fmt.Errorf("fibercache: InvalidateURL(%q): outside a request the URL must be absolute, like https://example.com/users/42, since the host is part of the cache key", rawURL)
 	}
 	if s := strings.ToLower(u.Scheme); s != "http" && s != "https" {
 		return fmt.Errorf("fibercache: InvalidateURL(%q): the scheme must be http or https", rawURL)
 	}
-	return m.invalidateAll(targetsOf(u, true))
+	a := m.lastApp()
+	m.invalidatePaths(nil, pathMaterial(u.Host, urlPath(u, a), a))
+	return nil
 }
 
-// InvalidateRoute removes every stored variant of the route that app
-// registered under name (Route.Name), its parameters filled from params,
-// on the site at baseURL (scheme and host, such as "https://example.com").
-// An unknown name or a missing parameter is an error that names it.
+// lastApp returns the configuration of the app the cache last served, or
+// Fiber's defaults before any request.
+func (m *Cache) lastApp() *appInfo {
+	if a := m.app.Load(); a != nil {
+		return a
+	}
+	return &appInfo{}
+}
+
+// InvalidateRoute invalidates the route that app registered under name
+// (Route.Name), its parameters filled from params, on the site at baseURL
+// (scheme and host, such as "https://example.com"), as InvalidateURL
+// does. With parameters missing (params nil, say), the route's URLs cannot
+// be named one by one: everything every cache of the process holds is
+// invalidated, at once (one epoch per storage). An unknown name is an
+// error that names it.
 func (m *Cache) InvalidateRoute(app *fiber.App, baseURL, name string, params fiber.Map) error {
 	if app == nil {
 		return fmt.Errorf("fibercache: InvalidateRoute(%q): app is nil; pass the *fiber.App the route is registered on", name)
 	}
-	paths, err := routePaths(app, name, params)
+	paths, whole, err := routePaths(app, name, params, m.appInfo(app).unescape)
 	if err != nil {
 		return err
+	}
+	if whole {
+		m.invalidatePaths(nil, nil)
+		return nil
 	}
 	base := strings.TrimSuffix(baseURL, "/")
 	var errs []error
@@ -155,26 +219,30 @@ func (m *Cache) InvalidateRoute(app *fiber.App, baseURL, name string, params fib
 }
 
 // routePaths resolves the route registered as name and fills its
-// parameters. It returns one path, or two when an omitted optional
-// parameter leaves it ending in a slash: Fiber routes /users and /users/
-// alike to /users/:id?, and each is cached under its own URL.
-func routePaths(app *fiber.App, name string, params fiber.Map) ([]string, error) {
+// parameters (as clients send them; unescaped when the app unescapes
+// paths). It returns the path, or whole when a required parameter is
+// missing: the route's every URL is meant.
+func routePaths(app *fiber.App, name string, params fiber.Map, unescape bool) (paths []string, whole bool, err error) {
 	if name == "" {
-		return nil, errors.New("fibercache: InvalidateRoute: the route name is empty; name the route with app.Get(...).Name(\"...\") and pass that name")
+		return nil, false, errors.New("fibercache: InvalidateRoute: the route name is empty; name the route with app.Get(...).Name(\"...\") and pass that name")
 	}
 	route := app.GetRoute(name)
 	if route.Name != name || route.Path == "" {
-		return nil, fmt.Errorf("fibercache: InvalidateRoute: no route is named %q: name it with app.Get(...).Name(%q)", name, name)
+		return nil, false, fmt.Errorf("fibercache: InvalidateRoute: no route is named %q: name it with app.Get(...).Name(%q)", name, name)
 	}
-	path, trailing, err := fillRoute(route.Path, params)
+	path, _, err := fillRoute(route.Path, params, unescape)
+	if errors.Is(err, errMissingParam) {
+		return nil, true, nil
+	}
 	if err != nil {
-		return nil, fmt.Errorf("fibercache: InvalidateRoute: route %q (%s): %w", name, route.Path, err)
+		return nil, false, fmt.Errorf("fibercache: InvalidateRoute: route %q (%s): %w", name, route.Path, err)
 	}
-	if trailing && len(path) > 1 && strings.HasSuffix(path, "/") {
-		return []string{path, strings.TrimSuffix(path, "/")}, nil
-	}
-	return []string{path}, nil
+	return []string{path}, false, nil
 }
+
+// errMissingParam is wrapped by fillRoute's error for a required
+// parameter params lacks.
+var errMissingParam = errors.New("missing parameter")
 
 // paramNameEnd lists the bytes that end a parameter name in a Fiber route
 // path (its delimiters, the optional mark and a constraint's start).
@@ -186,7 +254,7 @@ const paramNameEnd = "/-.?:\\<*+"
 // "+2"..., as c.Params names them). Values are path-escaped; a wildcard's
 // slashes are kept. trailing reports that the path ends with an omitted
 // optional parameter.
-func fillRoute(path string, params fiber.Map) (filled string, trailing bool, err error) {
+func fillRoute(path string, params fiber.Map, unescape bool) (filled string, trailing bool, err error) {
 	var b strings.Builder
 	var nWild, nPlus int
 	for i := 0; i < len(path); i++ {
@@ -215,9 +283,9 @@ func fillRoute(path string, params fiber.Map) (filled string, trailing bool, err
 			case ok && v == "" && !optional:
 				return "", false, fmt.Errorf("parameter %q is empty; Fiber does not route an empty value to it", name)
 			case !ok && !optional:
-				return "", false, fmt.Errorf("needs parameter %q; pass it in the fiber.Map", name)
+				return "", false, fmt.Errorf("%w %q", errMissingParam, name)
 			}
-			b.WriteString(url.PathEscape(v))
+			b.WriteString(escapeParam(v, unescape))
 			omitted = v == ""
 			i = j - 1
 		case '*', '+':
@@ -232,12 +300,9 @@ func fillRoute(path string, params fiber.Map) (filled string, trailing bool, err
 				v, _ = param(params, string(ch))
 			}
 			if ch == '+' && v == "" {
-				if *n == 1 {
-					key = "+"
-				}
-				return "", false, fmt.Errorf("needs parameter %q, non-empty; pass it in the fiber.Map", key)
+				return "", false, fmt.Errorf("%w %q", errMissingParam, key)
 			}
-			b.WriteString(escapeWildcard(v))
+			b.WriteString(escapeParam(v, unescape))
 			omitted = v == ""
 		default:
 			b.WriteByte(ch)
@@ -295,14 +360,13 @@ func param(params fiber.Map, name string) (string, bool) {
 	}
 }
 
-// escapeWildcard path-escapes each segment of a wildcard's value.
-func escapeWildcard(v string) string {
-	if !strings.Contains(v, "/") {
-		return url.PathEscape(v)
+// escapeParam writes a parameter value as a client sends it in a path:
+// escaped where a browser escapes (spaces, quotes, '?', '#', '%', non-ASCII
+// ...) and not elsewhere (',' ';' ':' '@' '/' stay), or as it is when the
+// app unescapes paths.
+func escapeParam(v string, unescape bool) string {
+	if unescape {
+		return v
 	}
-	segs := strings.Split(v, "/")
-	for i, s := range segs {
-		segs[i] = url.PathEscape(s)
-	}
-	return strings.Join(segs, "/")
+	return (&url.URL{Path: v}).EscapedPath()
 }

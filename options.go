@@ -21,42 +21,64 @@ const (
 	DefaultMaxMemory = 64 << 20
 )
 
-// foreverMaxAge is what responses advertise when no TTL was given.
-const foreverMaxAge = 365 * 24 * time.Hour
-
 // An Option configures the middleware built by New or NewCache.
 type Option func(*config)
 
 // config is what the options set.
 type config struct {
-	ttl         time.Duration // < 0: not given, entries never expire
-	storage     fiber.Storage // nil: the in-process default
-	logger      *slog.Logger  // nil: from FIBER_CACHES_LOG_LEVEL, else silent
-	rules       []Rule
-	cacheHeader string
-	keyPrefix   string
-	maxBodySize int
-	maxMemory   int
-	obs         Observer
-	shared      bool // RFC 9111 shared-cache mode, for gateways
-	errs        []error
+	ttl            time.Duration // < 0: not given, entries are kept until invalidated
+	clientTTL      time.Duration // < 0: not given (the TTL if given, else 0)
+	storage        fiber.Storage // nil: the in-process default
+	logger         *slog.Logger  // nil: from FIBER_CACHES_LOG_LEVEL, else silent
+	rules          []Rule
+	cacheHeader    string
+	cacheStatus    bool
+	keyPrefix      string
+	maxBodySize    int
+	maxMemory      int
+	obs            Observer
+	shared         bool // RFC 9111 shared-cache mode, for gateways
+	etag           bool
+	grace          time.Duration
+	storageTimeout time.Duration
+	storagePause   time.Duration
+	coalesceWait   time.Duration
+	queryIgnore    []string
+	querySort      bool
+	keyFunc        func(c *fiber.Ctx, key []byte) []byte
+	next           func(c *fiber.Ctx) bool
+	errs           []error
 }
+
+// DefaultCoalesceWait is how long a request waits for an identical one's
+// handler run before it runs the handler itself.
+const DefaultCoalesceWait = 5 * time.Second
 
 func defaultConfig() config {
 	return config{
-		ttl:         -1,
-		cacheHeader: DefaultCacheHeader,
-		keyPrefix:   DefaultKeyPrefix,
-		maxBodySize: DefaultMaxBodySize,
-		maxMemory:   DefaultMaxMemory,
-		rules:       []Rule{{}}, // cache every cacheable response
+		ttl:            -1,
+		clientTTL:      -1,
+		cacheHeader:    DefaultCacheHeader,
+		cacheStatus:    true,
+		keyPrefix:      DefaultKeyPrefix,
+		maxBodySize:    DefaultMaxBodySize,
+		maxMemory:      DefaultMaxMemory,
+		etag:           true,
+		storageTimeout: DefaultStorageTimeout,
+		storagePause:   DefaultStoragePause,
+		coalesceWait:   DefaultCoalesceWait,
+		rules:          []Rule{{}}, // cache every cacheable response
 	}
 }
 
-// WithTTL sets how long a stored response stays fresh. A response's own
-// s-maxage, max-age or Expires can only shorten it. Without WithTTL entries
-// never expire on their own and responses advertise a max-age of one year;
-// WithTTL(0) stores nothing (caching off). A negative TTL makes New panic.
+// WithTTL sets how long a stored response stays fresh in the cache. A
+// response's own s-maxage, max-age or Expires can only shorten it. Clients
+// are told the same lifetime (max-age and Expires) unless WithClientTTL
+// says otherwise. Without WithTTL, entries are kept until invalidated (or
+// evicted), and clients are told to revalidate (no-cache plus a
+// validator): no lifetime is advertised that an invalidation could not
+// reach. WithTTL(0) stores nothing (caching off). A negative TTL makes New
+// panic.
 func WithTTL(d time.Duration) Option {
 	return func(c *config) {
 		if d < 0 {
@@ -224,10 +246,161 @@ func WithObserver(o Observer) Option {
 	return func(c *config) { c.obs = o }
 }
 
-// WithSharedCache makes the middleware behave as an RFC 9111 shared cache,
-// for gateways (Fiber's proxy middleware behind it): it stores only what a
-// shared cache may store, keeps the upstream's Cache-Control and Expires
-// as they are, and honours the request's Cache-Control directives.
+// WithSharedCache makes the middleware an RFC 9111 shared cache, for
+// gateways (Fiber's proxy middleware behind it): it stores only what a
+// shared cache may store, computes freshness from the upstream's headers
+// (heuristically from Last-Modified when they give none), keeps the
+// upstream's Cache-Control and Expires as they are, adds Date and Age, and
+// honours the request's Cache-Control (max-age, max-stale, min-fresh,
+// no-cache, no-store, only-if-cached) and Pragma: no-cache. WithTTL then
+// caps the freshness lifetime. The default, app mode, is for caching your
+// own handlers: see the package documentation.
 func WithSharedCache() Option {
 	return func(c *config) { c.shared = true }
+}
+
+// WithClientTTL sets the freshness lifetime advertised to browsers and
+// CDNs (Cache-Control max-age and Expires), apart from how long the cache
+// keeps a response (WithTTL). 0 tells them to revalidate every time
+// (Cache-Control: no-cache, with the response's ETag), which the cache then
+// answers with a 304 from its store: the server keeps the response, clients
+// always ask, and an invalidation reaches everyone at once. A handler's
+// own smaller max-age wins. Not given: the TTL when WithTTL is given, else
+// 0. It has no effect with WithSharedCache, which never rewrites
+// Cache-Control.
+func WithClientTTL(d time.Duration) Option {
+	return func(c *config) {
+		if d < 0 {
+			c.errs = append(c.errs, fmt.Errorf("WithClientTTL(%v): the lifetime must not be negative; 0 makes clients revalidate", d))
+			return
+		}
+		c.clientTTL = d
+	}
+}
+
+// WithETag(false) stops the cache from giving stored responses that carry
+// no ETag one of its own. By default such a response gets a strong ETag
+// computed once, when it is stored, from its body (the hit path computes
+// nothing), so clients can revalidate and be answered 304 Not Modified.
+func WithETag(on bool) Option {
+	return func(c *config) { c.etag = on }
+}
+
+// WithGrace lets a stale response that names no stale-while-revalidate or
+// stale-if-error window of its own be served stale for d: at once, while
+// one background request refreshes it, and when the handler fails (an
+// error or a 5xx), instead of the failure. It is Varnish's grace. A
+// response with must-revalidate is never served stale. Default 0.
+func WithGrace(d time.Duration) Option {
+	return func(c *config) {
+		if d < 0 {
+			c.errs = append(c.errs, fmt.Errorf("WithGrace(%v): the grace must not be negative", d))
+			return
+		}
+		c.grace = d
+	}
+}
+
+// WithStorageTimeout bounds each call to the storage (default 50 ms): a
+// lookup that takes longer is a miss, a store that takes longer is
+// skipped, and the storage is left alone for WithStoragePause. With the
+// in-process store it has no effect. A request therefore waits at most
+// about two timeouts for a dead storage, beyond its handler's own time.
+func WithStorageTimeout(d time.Duration) Option {
+	return func(c *config) {
+		if d <= 0 {
+			c.errs = append(c.errs, fmt.Errorf("WithStorageTimeout(%v): the timeout must be positive", d))
+			return
+		}
+		c.storageTimeout = d
+	}
+}
+
+// WithStoragePause sets how long a storage that failed (an error or a
+// timeout) is left alone (default 1 s): meanwhile requests are served by
+// the handler without the cache, and invalidations wait to be retried.
+func WithStoragePause(d time.Duration) Option {
+	return func(c *config) {
+		if d <= 0 {
+			c.errs = append(c.errs, fmt.Errorf("WithStoragePause(%v): the pause must be positive", d))
+			return
+		}
+		c.storagePause = d
+	}
+}
+
+// WithCoalesceWait bounds how long a request waits for an identical one
+// whose handler is already running (default 5 s); past it, it runs the
+// handler itself.
+func WithCoalesceWait(d time.Duration) Option {
+	return func(c *config) {
+		if d <= 0 {
+			c.errs = append(c.errs, fmt.Errorf("WithCoalesceWait(%v): the wait must be positive", d))
+			return
+		}
+		c.coalesceWait = d
+	}
+}
+
+// WithQueryIgnore leaves the query parameters whose names match one of the
+// patterns out of the key, so /p?utm_source=x and /p share an entry.
+// Patterns are globs: '*' matches any run of characters, '?' one
+// character, e.g. "utm_*", "fbclid". Names are compared decoded.
+func WithQueryIgnore(patterns ...string) Option {
+	return func(c *config) {
+		for _, p := range patterns {
+			if p == "" {
+				c.errs = append(c.errs, fmt.Errorf("WithQueryIgnore: an empty pattern matches nothing; remove it"))
+			}
+		}
+		c.queryIgnore = append(c.queryIgnore, patterns...)
+	}
+}
+
+// WithQuerySort keys the query with its parameters sorted by name, so
+// /p?a=1&b=2 and /p?b=2&a=1 share an entry. Parameters of one name keep
+// their order.
+func WithQuerySort() Option {
+	return func(c *config) { c.querySort = true }
+}
+
+// WithKeyFunc adds to every key what f appends to key, for answers that
+// depend on something else than the URL and the Vary headers: a tenant
+// header, a c.Locals value set by middleware in front of the cache. f runs
+// on every lookup, hits included: append bytes (key = append(key,
+// tenant...)), allocate nothing, and return the result.
+//
+//	cache.WithKeyFunc(func(c *fiber.Ctx, key []byte) []byte {
+//		return append(key, c.Get("X-Tenant")...)
+//	})
+func WithKeyFunc(f func(c *fiber.Ctx, key []byte) []byte) Option {
+	return func(c *config) { c.keyFunc = f }
+}
+
+// WithNext skips the cache for the requests f returns true for, as Fiber's
+// middleware Next fields do: they are neither looked up nor stored.
+// Unsafe requests still invalidate.
+func WithNext(f func(c *fiber.Ctx) bool) Option {
+	return func(c *config) { c.next = f }
+}
+
+// WithCacheStatus(false) leaves out the Cache-Status response header (RFC
+// 9211), which is on by default: "fibercache; hit; ttl=42",
+// "fibercache; fwd=uri-miss; stored", "fibercache; fwd=bypass;
+// detail=no_rule", ...
+func WithCacheStatus(on bool) Option {
+	return func(c *config) { c.cacheStatus = on }
+}
+
+// maxKeep is how long a path record is kept in a storage that cannot
+// extend it safely: as long as any entry may be (0: forever).
+func (c *config) maxKeep() time.Duration {
+	if c.ttl < 0 {
+		return 0
+	}
+	longest := c.ttl
+	for _, r := range c.rules {
+		longest = max(longest, r.TTL)
+	}
+	return longest + max(c.grace, staleKeep) + pendingPathTTL
 }

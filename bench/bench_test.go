@@ -16,10 +16,12 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"reflect"
 	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/fiber-caches/cache/bench/internal/setup"
 	"github.com/fiber-caches/cache/internal/redistest"
@@ -122,11 +124,29 @@ func newCtx(path string) *fasthttp.RequestCtx {
 }
 
 // do serves one request on the reused ctx, as fasthttp's server would after
-// resetting what it resets between requests.
+// resetting what it resets between requests, and reading the clock once
+// for the request (ctx.Time()), which every case then shares.
 func (s *server) do(ctx *fasthttp.RequestCtx) {
 	ctx.Response.Reset()
 	ctx.ResetUserValues()
+	setRequestTime(ctx, time.Now())
 	s.serve(ctx)
+}
+
+// requestTimeOffset is where fasthttp keeps the time its server reads for
+// each request (RequestCtx.Time), which it gives no setter for.
+var requestTimeOffset = func() uintptr {
+	f, ok := reflect.TypeOf(fasthttp.RequestCtx{}).FieldByName("time")
+	if !ok || f.Type != reflect.TypeOf(time.Time{}) {
+		panic("bench: fasthttp.RequestCtx has no time field; update setRequestTime")
+	}
+	return f.Offset
+}()
+
+// setRequestTime does what fasthttp's server does before calling the
+// handler: ctx.time = time.Now().
+func setRequestTime(ctx *fasthttp.RequestCtx, t time.Time) {
+	*(*time.Time)(unsafe.Add(unsafe.Pointer(ctx), requestTimeOffset)) = t
 }
 
 // check fails unless the response in ctx is the handler's, and, for a

@@ -5,119 +5,197 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"slices"
+	"strings"
 )
 
-// Format: magic 'f' 'c', version, kind, then the fields of that kind. Integers
-// are uvarints (Unix times as 8 little-endian bytes), byte strings are a
-// uvarint length then the bytes. Nothing is JSON or base64.
+// Format: magic 'f' 'c', version, kind, then the fields of that kind.
+// Integers are uvarints or 8 little-endian bytes, byte strings a uvarint
+// length then the bytes. Nothing is JSON or base64.
 const (
 	magic0  = 'f'
 	magic1  = 'c'
-	version = 1
+	version = 2
+
+	kindResponse = 1
+	kindPath     = 2
+)
+
+// Bounds on what an entry may hold. Admission refuses larger responses;
+// Decode refuses larger values, so garbage in a shared storage costs
+// bounded work.
+const (
+	MaxHeaders     = 128
+	MaxNames       = 16
+	MaxHeaderBytes = 64 << 10
+	MaxKeyBytes    = 16 << 10
 )
 
 // ErrCorrupt is wrapped by every Decode error.
 var ErrCorrupt = errors.New("fibercache: stored value is not a valid entry")
 
-// Append appends the binary form of e to dst and returns the result.
-func Append(dst []byte, e *Entry) []byte {
-	dst = append(dst, magic0, magic1, version, byte(e.Kind))
-	switch e.Kind {
-	case KindResponse:
-		var flags byte
-		if e.Head {
-			flags |= 1
-		}
-		dst = append(dst, flags)
-		dst = binary.AppendUvarint(dst, uint64(e.Status))
-		dst = binary.LittleEndian.AppendUint64(dst, uint64(e.Stored))
-		dst = binary.LittleEndian.AppendUint64(dst, uint64(e.Expires))
-		dst = binary.AppendUvarint(dst, uint64(len(e.Headers)))
-		for _, h := range e.Headers {
-			dst = appendBytes(dst, h.Key)
-			dst = appendBytes(dst, h.Value)
-		}
-		dst = appendBytes(dst, e.Body)
-	case KindVary:
-		dst = append(dst, e.Nonce[:]...)
-		dst = binary.LittleEndian.AppendUint64(dst, uint64(e.Expires))
-		dst = binary.AppendUvarint(dst, uint64(len(e.Names)))
-		for _, n := range e.Names {
-			dst = binary.AppendUvarint(dst, uint64(len(n)))
-			dst = append(dst, n...)
-		}
-	case KindGen:
-		dst = append(dst, e.Nonce[:]...)
-		dst = binary.LittleEndian.AppendUint64(dst, uint64(e.Expires))
-	}
-	return dst
-}
-
 // Encode returns the binary form of e.
 func Encode(e *Entry) []byte {
-	size := 64 + len(e.Body)
+	size := 96 + len(e.Key) + len(e.Body)
 	for _, h := range e.Headers {
-		size += 8 + len(h.Key) + len(h.Value)
+		size += 6 + len(h.Key) + len(h.Value)
 	}
-	return Append(make([]byte, 0, size), e)
+	dst := make([]byte, 0, size)
+	dst = append(dst, magic0, magic1, version, kindResponse, e.Flags)
+	dst = appendBytes(dst, e.Key)
+	dst = binary.LittleEndian.AppendUint64(dst, e.Gen)
+	dst = binary.LittleEndian.AppendUint64(dst, e.Epoch)
+	dst = binary.AppendUvarint(dst, uint64(e.Status))
+	for _, v := range [...]int64{e.Stored, e.InitialAge, e.FreshUntil, e.KeepUntil, e.StaleWhileRevalidate, e.StaleIfError, e.LastModified} {
+		dst = binary.LittleEndian.AppendUint64(dst, uint64(v))
+	}
+	etag := -1
+	for i, h := range e.Headers {
+		if len(e.ETag) > 0 && len(h.Value) > 0 && &h.Value[0] == &e.ETag[0] {
+			etag = i
+		}
+	}
+	dst = binary.AppendUvarint(dst, uint64(etag+1))
+	dst = binary.AppendUvarint(dst, uint64(len(e.Headers)))
+	for _, h := range e.Headers {
+		dst = appendBytes(dst, h.Key)
+		dst = appendBytes(dst, h.Value)
+	}
+	return appendBytes(dst, e.Body)
 }
 
-// Decode parses a value made by Encode. The result does not alias b. Any
-// malformed, truncated or foreign input returns an error wrapping ErrCorrupt;
-// it never panics.
+// Decode parses a value made by Encode and validates it: a status of a
+// final response, header names that are tokens, values without CR, LF or
+// NUL, sizes within the bounds above, nothing left over. The result does
+// not alias b. Anything else returns an error wrapping ErrCorrupt; it never
+// panics, and its work is linear in len(b).
 func Decode(b []byte) (*Entry, error) {
-	if len(b) < 4 || b[0] != magic0 || b[1] != magic1 {
-		return nil, fmt.Errorf("%w: bad magic", ErrCorrupt)
+	if err := header(b, kindResponse); err != nil {
+		return nil, err
 	}
-	if b[2] != version {
-		return nil, fmt.Errorf("%w: format version %d, want %d", ErrCorrupt, b[2], version)
+	d := decoder{b: bytes.Clone(b[4:])} // one copy, which the fields slice
+	e := &Entry{Flags: d.byte()}
+	e.Key = d.bytes(MaxKeyBytes)
+	e.Gen = d.uint64()
+	e.Epoch = d.uint64()
+	e.Status = int(d.uvarint(999))
+	for _, p := range [...]*int64{&e.Stored, &e.InitialAge, &e.FreshUntil, &e.KeepUntil, &e.StaleWhileRevalidate, &e.StaleIfError, &e.LastModified} {
+		*p = int64(d.uint64())
 	}
-	e := &Entry{Kind: Kind(b[3])}
-	// One copy, which the entry's byte fields then slice.
-	d := decoder{b: append([]byte(nil), b[4:]...)}
-	switch e.Kind {
-	case KindResponse:
-		flags := d.byte()
-		e.Head = flags&1 != 0
-		e.Status = int(d.uvarint(999))
-		e.Stored = int64(d.uint64())
-		e.Expires = int64(d.uint64())
-		n := d.uvarint(uint64(len(d.b) / 2))
-		if d.err == nil && n > 0 {
-			e.Headers = make([]Header, n)
-			for i := range e.Headers {
-				h := &e.Headers[i]
-				h.Key = d.bytes()
-				h.Value = d.bytes()
-				h.First = !slices.ContainsFunc(e.Headers[:i], func(o Header) bool { return bytes.Equal(o.Key, h.Key) })
+	etag := d.uvarint(MaxHeaders)
+	n := d.uvarint(MaxHeaders)
+	if d.err == nil && n > 0 {
+		e.Headers = make([]Header, n)
+		size := 0
+		for i := range e.Headers {
+			h := &e.Headers[i]
+			h.Key = d.bytes(MaxHeaderBytes)
+			h.Value = d.bytes(MaxHeaderBytes)
+			size += len(h.Key) + len(h.Value)
+			if d.err == nil && (!validName(h.Key) || !validValue(h.Value)) {
+				d.fail(fmt.Errorf("header %d is not a valid field", i))
 			}
 		}
-		e.Body = d.bytes()
-		if d.err == nil && e.Status < 100 {
-			d.err = errors.New("bad status")
+		if size > MaxHeaderBytes {
+			d.fail(errors.New("headers too large"))
 		}
-	case KindVary:
-		d.nonce(&e.Nonce)
-		e.Expires = int64(d.uint64())
-		n := d.uvarint(uint64(len(d.b)))
-		for i := uint64(0); i < n && d.err == nil; i++ {
-			e.Names = append(e.Names, string(d.bytes()))
-		}
-	case KindGen:
-		d.nonce(&e.Nonce)
-		e.Expires = int64(d.uint64())
-	default:
-		return nil, fmt.Errorf("%w: unknown kind %d", ErrCorrupt, e.Kind)
+		MarkFirst(e.Headers)
 	}
-	if d.err == nil && len(d.b) != 0 {
-		d.err = errors.New("trailing bytes")
+	if d.err == nil && etag > 0 {
+		if etag > n {
+			d.fail(errors.New("bad etag index"))
+		} else {
+			e.ETag = e.Headers[etag-1].Value
+		}
+	}
+	e.Body = d.bytes(uint64(len(d.b)))
+	switch {
+	case d.err != nil:
+	case e.Status < 200:
+		d.fail(fmt.Errorf("status %d is not a final response", e.Status))
+	case len(d.b) != 0:
+		d.fail(errors.New("trailing bytes"))
+	case e.Stored <= 0 || e.FreshUntil < 0 || e.KeepUntil < e.FreshUntil || e.InitialAge < 0 || e.StaleWhileRevalidate < -1 || e.StaleIfError < -1:
+		d.fail(errors.New("inconsistent times"))
 	}
 	if d.err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrCorrupt, d.err)
 	}
 	return e, nil
 }
+
+// EncodePath returns the binary form of p.
+func EncodePath(p *Path) []byte {
+	dst := append(make([]byte, 0, 16+8*len(p.Names)), magic0, magic1, version, kindPath)
+	dst = binary.LittleEndian.AppendUint64(dst, p.Gen)
+	return append(dst, strings.Join(p.Names, ",")...)
+}
+
+// PathGenOffset is where the 8-byte generation sits in an encoded Path:
+// the Redis scripts compare and replace it without decoding.
+const PathGenOffset = 4
+
+// DecodePath parses a value made by EncodePath.
+func DecodePath(b []byte) (*Path, error) {
+	if err := header(b, kindPath); err != nil {
+		return nil, err
+	}
+	if len(b) < 12 {
+		return nil, fmt.Errorf("%w: truncated path record", ErrCorrupt)
+	}
+	p := &Path{Gen: binary.LittleEndian.Uint64(b[4:])}
+	if names := b[12:]; len(names) > 0 {
+		for n := range bytes.SplitSeq(names, []byte{','}) {
+			if len(p.Names) == MaxNames || !validName(n) {
+				return nil, fmt.Errorf("%w: bad vary names", ErrCorrupt)
+			}
+			p.Names = append(p.Names, string(n))
+		}
+	}
+	return p, nil
+}
+
+func header(b []byte, kind byte) error {
+	switch {
+	case len(b) < 4 || b[0] != magic0 || b[1] != magic1:
+		return fmt.Errorf("%w: bad magic", ErrCorrupt)
+	case b[2] != version:
+		return fmt.Errorf("%w: format version %d, want %d", ErrCorrupt, b[2], version)
+	case b[3] != kind:
+		return fmt.Errorf("%w: record kind %d, want %d", ErrCorrupt, b[3], kind)
+	}
+	return nil
+}
+
+// validName reports whether b is a non-empty token (RFC 9110 §5.6.2).
+func validName(b []byte) bool {
+	if len(b) == 0 {
+		return false
+	}
+	for _, c := range b {
+		if c >= 0x80 || !tokenChar[c] {
+			return false
+		}
+	}
+	return true
+}
+
+// validValue reports whether b holds no CR, LF or NUL (RFC 9110 §5.5).
+func validValue(b []byte) bool {
+	return bytes.IndexAny(b, "\r\n\x00") < 0
+}
+
+var tokenChar = func() (t [128]bool) {
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for c := 'a'; c <= 'z'; c++ {
+		t[c], t[c-'a'+'A'] = true, true
+	}
+	for _, c := range "!#$%&'*+-.^_`|~" {
+		t[c] = true
+	}
+	return t
+}()
 
 func appendBytes(dst, b []byte) []byte {
 	dst = binary.AppendUvarint(dst, uint64(len(b)))
@@ -170,29 +248,17 @@ func (d *decoder) uvarint(max uint64) uint64 {
 	return v
 }
 
-func (d *decoder) bytes() []byte {
-	n := d.uvarint(uint64(len(d.b)))
+func (d *decoder) bytes(max uint64) []byte {
+	n := d.uvarint(max)
 	if d.err == nil && n > uint64(len(d.b)) {
 		d.fail(errShort)
 	}
-	if d.err != nil {
-		return nil
-	}
-	if n == 0 {
+	if d.err != nil || n == 0 {
 		return nil
 	}
 	out := d.b[:n:n]
 	d.b = d.b[n:]
 	return out
-}
-
-func (d *decoder) nonce(dst *[16]byte) {
-	if d.err != nil || len(d.b) < len(dst) {
-		d.fail(errShort)
-		return
-	}
-	copy(dst[:], d.b)
-	d.b = d.b[len(dst):]
 }
 
 func (d *decoder) fail(err error) {

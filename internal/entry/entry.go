@@ -1,23 +1,17 @@
-// Package entry defines what fibercache keeps in storage and the compact,
-// versioned binary format it uses with every fiber.Storage but the
-// in-process default.
+// Package entry defines what fibercache keeps in storage — stored
+// responses and the per-path records that invalidation bumps — and the
+// compact, versioned binary format they take in every fiber.Storage but
+// the in-process default. It holds no caching policy.
 package entry
 
-// Kind tells what a stored record is.
-type Kind uint8
+import "math"
 
-const (
-	// KindResponse is a stored response.
-	KindResponse Kind = 1
-	// KindVary says that the responses of a URL vary on request headers:
-	// they are stored under keys derived from Names and Nonce.
-	KindVary Kind = 2
-	// KindGen holds the invalidation generation of a URL.
-	KindGen Kind = 3
-)
+// Forever is the time (Unix nanoseconds) of an entry that never goes stale
+// or may be kept forever.
+const Forever = math.MaxInt64
 
-// Header is one stored response header. First is true for the first
-// occurrence of its name in the entry, so a replay can Set the first value
+// Header is one stored response header, its name as it is written out.
+// First is set on the first occurrence of its name, so a replay can Set it
 // and Add the others without searching.
 type Header struct {
 	Key   []byte
@@ -25,46 +19,97 @@ type Header struct {
 	First bool
 }
 
-// Entry is one stored record. Which fields matter depends on Kind.
-type Entry struct {
-	Kind Kind
-
-	// KindResponse.
-	Head    bool  // stored from a HEAD request: never answers a GET
-	Status  int   // response status code
-	Stored  int64 // when it was stored, Unix nanoseconds
-	Expires int64 // when it stops being fresh (any kind: when it may go), Unix nanoseconds; 0: never
-	Headers []Header
-	Body    []byte
-
-	// KindVary.
-	Names []string // lower-case request header names, sorted
-	// KindVary and KindGen: a random value that changes on every invalidation.
-	Nonce [16]byte
+// MarkFirst sets First on the first occurrence of every name in hs, in
+// time linear in len(hs).
+func MarkFirst(hs []Header) {
+	seen := make(map[string]struct{}, len(hs))
+	for i := range hs {
+		k := string(hs[i].Key)
+		_, dup := seen[k]
+		hs[i].First = !dup
+		seen[k] = struct{}{}
+	}
 }
 
-// Fresh reports whether a response entry may still be served at now
-// (Unix nanoseconds).
-func (e *Entry) Fresh(now int64) bool {
-	return e.Expires == 0 || now < e.Expires
+// Flags of an Entry.
+const (
+	FlagHead           uint8 = 1 << iota // stored from a HEAD request: never answers a GET
+	FlagMustRevalidate                   // once stale, never served without revalidation
+	FlagNoCache                          // always revalidated before use (no-cache)
+	FlagAutoETag                         // the ETag was computed by the cache, not sent by the handler
+	FlagProxyRevalidate                  // proxy-revalidate (or s-maxage): never served stale by a shared cache
+)
+
+// Entry is one stored response.
+//
+// An entry answers a request only if Key equals the request's full key
+// (so a hash collision can never serve another URL), Gen equals the
+// generation of its path and Epoch that of its namespace, both as they are
+// now: an invalidation changes them, so everything stored before it is
+// unusable at once, wherever it is.
+type Entry struct {
+	Key   []byte // the request's full key material, verified on every hit
+	Gen   uint64 // the path's generation when the handler started
+	Epoch uint64 // the namespace's epoch when the handler started
+	Flags uint8
+
+	Status int
+	// Stored is when the response was received (Unix ns). InitialAge is its
+	// age then (RFC 9111 §4.2.3, corrected_initial_age); Age on a hit is
+	// InitialAge plus the time since Stored.
+	Stored     int64
+	InitialAge int64
+	// FreshUntil is when it goes stale; KeepUntil when it may be deleted
+	// (FreshUntil plus the longest stale window). Forever: never.
+	FreshUntil int64
+	KeepUntil  int64
+	// Stale windows past FreshUntil, in nanoseconds (RFC 5861); -1 when the
+	// response names none (a configured grace then applies).
+	StaleWhileRevalidate int64
+	StaleIfError         int64
+
+	ETag         []byte // aliases a Headers value; nil when none
+	LastModified int64  // Unix ns; 0 when none
+
+	Headers []Header
+	Body    []byte
+}
+
+// Head reports whether the entry was stored from a HEAD request.
+func (e *Entry) Head() bool { return e.Flags&FlagHead != 0 }
+
+// Age returns the entry's current age at now (RFC 9111 §4.2.3), in
+// nanoseconds, never negative.
+func (e *Entry) Age(now int64) int64 { return max(e.InitialAge+now-e.Stored, 0) }
+
+// Lifetime returns the entry's freshness lifetime in nanoseconds;
+// Forever when it never goes stale.
+func (e *Entry) Lifetime() int64 {
+	if e.FreshUntil == Forever {
+		return Forever
+	}
+	return e.FreshUntil - e.Stored + e.InitialAge
 }
 
 // Weight estimates the bytes the entry holds in memory, overheads included;
 // the in-process store bounds the sum of the weights.
 func (e *Entry) Weight() uint32 {
 	const (
-		fixed     = 320 // Entry struct, map node, key, slice headers
+		fixed     = 384 // Entry struct, otter node, map slot, slice headers
 		perHeader = 56  // Header struct
 	)
-	n := fixed + len(e.Body)
+	n := fixed + len(e.Key) + len(e.Body) + len(e.ETag)
 	for _, h := range e.Headers {
 		n += perHeader + len(h.Key) + len(h.Value)
 	}
-	for _, s := range e.Names {
-		n += 16 + len(s)
-	}
-	if n > 1<<31 {
-		n = 1 << 31
-	}
-	return uint32(n)
+	return uint32(min(n, 1<<31))
+}
+
+// Path is the record of one URL path (all its queries, variants and
+// methods): its generation, which an invalidation replaces with a fresh
+// random value, and the request header names its responses vary on, learnt
+// as their union.
+type Path struct {
+	Gen   uint64
+	Names []string // lower-case, sorted
 }

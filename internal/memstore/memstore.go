@@ -1,59 +1,194 @@
 // Package memstore is fibercache's default in-process store: a
-// weight-bounded otter cache of decoded entries, so a hit neither encodes
-// nor decodes anything.
+// weight-bounded otter cache of decoded entries and path records, so a hit
+// neither encodes nor decodes anything. It reads no clock: freshness is
+// the caller's business, and an entry past its KeepUntil is dropped when
+// it is read.
 package memstore
 
 import (
+	"bytes"
+	"crypto/rand"
+	"encoding/binary"
 	"fmt"
-	"time"
+	"hash/maphash"
+	"slices"
+	"sync/atomic"
 
 	"github.com/fiber-caches/cache/internal/entry"
 	"github.com/maypok86/otter/v2"
 )
 
-// Key is a storage key: a SHA-256 digest.
-type Key = [32]byte
-
-// Store holds decoded entries, bounded by their estimated weight in bytes.
-// Entries expire on their own at Entry.Expires. It is safe for concurrent use.
-type Store struct {
-	c *otter.Cache[Key, *entry.Entry]
+// Path is the in-process record of one URL path. Its generation only ever
+// changes to a fresh random value, so an entry stored under an older one
+// can never become usable again.
+type Path struct {
+	key   []byte
+	gen   atomic.Uint64
+	names atomic.Pointer[[]string]
 }
 
-// New returns a store whose entries weigh at most maxBytes in all.
-func New(maxBytes int) (*Store, error) {
-	c, err := otter.New(&otter.Options[Key, *entry.Entry]{
+// Gen returns the path's current generation.
+func (p *Path) Gen() uint64 { return p.gen.Load() }
+
+// Names returns the request header names the path's responses vary on.
+func (p *Path) Names() []string {
+	if n := p.names.Load(); n != nil {
+		return *n
+	}
+	return nil
+}
+
+// AddNames makes the path's names the union of what they are and names
+// (sorted, lower case).
+func (p *Path) AddNames(names []string) {
+	for {
+		old := p.names.Load()
+		var cur []string
+		if old != nil {
+			cur = *old
+		}
+		u := union(cur, names)
+		if len(u) == len(cur) {
+			return
+		}
+		if p.names.CompareAndSwap(old, &u) {
+			return
+		}
+	}
+}
+
+func union(a, b []string) []string {
+	if len(b) == 0 {
+		return a
+	}
+	u := append(append(make([]string, 0, len(a)+len(b)), a...), b...)
+	slices.Sort(u)
+	return slices.Compact(u)
+}
+
+// value is what the otter cache holds: a *Path or an *entry.Entry.
+type value interface{ weight() uint32 }
+
+type pathValue struct{ *Path }
+
+func (p pathValue) weight() uint32 { return uint32(96 + len(p.key)) }
+
+type entryValue struct{ *entry.Entry }
+
+func (e entryValue) weight() uint32 { return e.Weight() }
+
+// Store holds path records and decoded entries, bounded by their estimated
+// weight in bytes. It is safe for concurrent use.
+type Store struct {
+	c     *otter.Cache[uint64, value]
+	seed  maphash.Seed
+	epoch atomic.Uint64
+}
+
+// New returns a store whose records weigh at most maxBytes in all, keyed
+// by maphash with seed.
+func New(maxBytes int, seed maphash.Seed) (*Store, error) {
+	c, err := otter.New(&otter.Options[uint64, value]{
 		MaximumWeight: uint64(maxBytes),
-		Weigher:       func(_ Key, e *entry.Entry) uint32 { return e.Weight() },
-		ExpiryCalculator: otter.ExpiryWritingFunc(func(e otter.Entry[Key, *entry.Entry]) time.Duration {
-			if e.Value.Expires == 0 {
-				return 1<<63 - 1
-			}
-			return time.Until(time.Unix(0, e.Value.Expires))
-		}),
+		Weigher:       func(_ uint64, v value) uint32 { return v.weight() },
 	})
 	if err != nil {
 		return nil, fmt.Errorf("fibercache: in-process store: %w", err)
 	}
-	return &Store{c: c}, nil
+	return &Store{c: c, seed: seed}, nil
 }
 
-// Get returns the entry stored under k, or nil.
-func (s *Store) Get(k *Key) *entry.Entry {
-	e, _ := s.c.GetIfPresent(*k)
-	return e
+// NewGen returns a fresh random generation, never 0.
+func NewGen() uint64 {
+	var b [8]byte
+	for {
+		_, _ = rand.Read(b[:])
+		if g := binary.LittleEndian.Uint64(b[:]); g != 0 {
+			return g
+		}
+	}
 }
 
-// Set stores e under k, replacing what was there.
-func (s *Store) Set(k *Key, e *entry.Entry) { s.c.Set(*k, e) }
+func (s *Store) hash(key []byte) uint64 { return maphash.Bytes(s.seed, key) }
 
-// Delete removes what is stored under k.
-func (s *Store) Delete(k *Key) { s.c.Invalidate(*k) }
+// Path returns the record of the path whose key is key; when there is none
+// and create is true, it creates one with a fresh generation (created
+// reports that), so that an invalidation that comes while a handler runs
+// has a generation to change.
+func (s *Store) Path(key []byte, create bool) (p *Path, created bool) {
+	return s.PathHashed(key, s.hash(key), create)
+}
 
-// Reset removes every entry.
+// PathHashed is Path for a key whose hash (maphash with the store's seed)
+// the caller has already computed.
+func (s *Store) PathHashed(key []byte, h uint64, create bool) (p *Path, created bool) {
+	if v, ok := s.c.GetIfPresent(h); ok {
+		if pv, ok := v.(pathValue); ok && bytes.Equal(pv.key, key) {
+			return pv.Path, false
+		}
+	}
+	if !create {
+		return nil, false
+	}
+	np := &Path{key: bytes.Clone(key)}
+	np.gen.Store(NewGen())
+	v, stored := s.c.SetIfAbsent(h, pathValue{np})
+	if !stored {
+		if pv, ok := v.(pathValue); ok && bytes.Equal(pv.key, key) {
+			return pv.Path, false
+		}
+		s.c.Set(h, pathValue{np}) // a colliding key: replace it
+	}
+	return np, true
+}
+
+// Entry returns the entry stored under key, or nil.
+func (s *Store) Entry(key []byte) *entry.Entry {
+	if v, ok := s.c.GetIfPresent(s.hash(key)); ok {
+		if ev, ok := v.(entryValue); ok && bytes.Equal(ev.Key, key) {
+			return ev.Entry
+		}
+	}
+	return nil
+}
+
+// SetEntry stores e under e.Key, replacing what was there.
+func (s *Store) SetEntry(e *entry.Entry) { s.c.Set(s.hash(e.Key), entryValue{e}) }
+
+// DeleteEntry removes the entry stored under key, if it is e.
+func (s *Store) DeleteEntry(e *entry.Entry) {
+	h := s.hash(e.Key)
+	s.c.ComputeIfPresent(h, func(v value) (value, otter.ComputeOp) {
+		if ev, ok := v.(entryValue); ok && ev.Entry == e {
+			return nil, otter.InvalidateOp
+		}
+		return v, otter.CancelOp
+	})
+}
+
+// Invalidate gives the path whose key is key a fresh generation, so that
+// none of its entries is usable any more. A path without a record has no
+// usable entries and no handler running: there is nothing to do.
+func (s *Store) Invalidate(key []byte) bool {
+	p, _ := s.Path(key, false)
+	if p == nil {
+		return false
+	}
+	p.gen.Store(NewGen())
+	return true
+}
+
+// Epoch returns the namespace epoch: entries stored under another one are
+// unusable.
+func (s *Store) Epoch() uint64 { return s.epoch.Load() }
+
+// BumpEpoch makes every entry stored so far unusable.
+func (s *Store) BumpEpoch() { s.epoch.Store(NewGen()) }
+
+// Reset removes every record.
 func (s *Store) Reset() { s.c.InvalidateAll() }
 
-// WeightedSize reports the summed weight of the entries, after pending
+// WeightedSize reports the summed weight of the records, after pending
 // maintenance (evictions) has run.
 func (s *Store) WeightedSize() uint64 {
 	s.c.CleanUp()

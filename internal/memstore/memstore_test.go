@@ -1,6 +1,7 @@
 package memstore
 
 import (
+	"hash/maphash"
 	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
@@ -32,10 +33,10 @@ func newEntry(bodySize int, now time.Time) *entry.Entry {
 	}
 	arena := make([]byte, 0, size)
 	e := &entry.Entry{
-		Kind:    entry.KindResponse,
-		Status:  200,
-		Stored:  now.UnixNano(),
-		Expires: now.Add(10 * time.Minute).UnixNano(),
+		Status:     200,
+		Stored:     now.UnixNano(),
+		FreshUntil: now.Add(10 * time.Minute).UnixNano(),
+		KeepUntil:  now.Add(10 * time.Minute).UnixNano(),
 		Headers: make([]entry.Header, 0, len(headers)),
 	}
 	for _, h := range headers {
@@ -51,10 +52,11 @@ func newEntry(bodySize int, now time.Time) *entry.Entry {
 }
 
 // key returns the key of the i-th distinct URL.
-func key(i int) Key {
+func key(i int) []byte {
 	var b [8]byte
 	binary.LittleEndian.PutUint64(b[:], uint64(i))
-	return sha256.Sum256(b[:])
+	h := sha256.Sum256(b[:])
+	return h[:]
 }
 
 func heapAlloc() uint64 {
@@ -90,17 +92,17 @@ func TestMemoryBound(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			now := time.Now()
 			before := heapAlloc()
-			s, err := New(maxBytes)
+			s, err := New(maxBytes, maphash.MakeSeed())
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer s.Close()
 			var weights uint64
 			for i := range urls {
-				k := key(i)
 				e := newEntry(tc.body(i), now)
+				e.Key = key(i)
 				weights += uint64(e.Weight())
-				s.Set(&k, e)
+				s.SetEntry(e)
 			}
 			size := s.WeightedSize() // runs pending evictions
 			after := heapAlloc()

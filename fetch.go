@@ -1,0 +1,234 @@
+package cache
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/fiber-caches/cache/internal/entry"
+	"github.com/gofiber/fiber/v2"
+	"github.com/valyala/fasthttp"
+)
+
+// fetch runs the handler for a request the store could not answer (stale
+// is the entry to revalidate or to fall back on, if any), coalesced with
+// identical requests, and stores what it may. refresh is set for a
+// background refresh (stale-while-revalidate).
+func (m *Cache) fetch(c *fiber.Ctx, r *request, stale *entry.Entry, refresh bool) error {
+	h := &c.Request().Header
+	raw := r.app.rawHeaders
+	f, leader := m.flights.join(r.k.full())
+	if !leader {
+		m.observe(EventCoalesced, ReasonNone)
+		if e := f.wait(m.cfg.coalesceWait, h, r.head, raw); e != nil {
+			return m.serveEntry(c, &r.rh, e, r.now, outcomeCollapsed, ReasonNone)
+		}
+		f = nil // the leader stored nothing for us: run the handler
+	} else if !refresh && m.flights.landedSince(r.slot, r.seen) {
+		// An identical request stored since this one looked: look again.
+		r.res = lookupResult{}
+		if m.lookup(r, c) {
+			if e := r.res.entry; e != nil && r.res.usable(e, r.now) && (r.head || !e.Head()) && m.usable(e, r.now, nil) == useFresh {
+				m.flights.land(f, r.slot, nil, nil, h, raw)
+				return m.serveEntry(c, &r.rh, e, r.now, outcomeHit, ReasonNone)
+			}
+		}
+	}
+	var (
+		stored *entry.Entry
+		names  []string
+	)
+	if f != nil {
+		// Deferred, so followers are released even if the handler panics.
+		defer func() { m.flights.land(f, r.slot, stored, names, h, raw) }()
+	}
+	var err error
+	stored, names, err = m.run(c, r, stale, f)
+	return err
+}
+
+// savedHeaders holds request headers the cache takes away from the
+// handler while it runs, to give them back after.
+type savedHeaders struct {
+	kv [][2][]byte
+}
+
+// take removes every line of the request header name (lower case,
+// matched case-insensitively) and keeps a copy.
+func (s *savedHeaders) take(h *fasthttp.RequestHeader, lower string) {
+	n := len(s.kv)
+	h.VisitAll(func(k, v []byte) {
+		if equalFold(k, lower) {
+			s.kv = append(s.kv, [2][]byte{bytes.Clone(k), bytes.Clone(v)})
+		}
+	})
+	for _, kv := range s.kv[n:] {
+		h.DelBytes(kv[0])
+	}
+}
+
+func (s *savedHeaders) restore(h *fasthttp.RequestHeader) {
+	for _, kv := range s.kv {
+		h.AddBytesKV(kv[0], kv[1])
+	}
+}
+
+// run runs the handler and decides what becomes of its response: stored,
+// a stale entry served in place of a failure, a stored entry refreshed by
+// a 304. It returns the entry stored for waiting requests, if they may
+// have it.
+func (m *Cache) run(c *fiber.Ctx, r *request, stale *entry.Entry, f *flight) (*entry.Entry, []string, error) {
+	req := &c.Request().Header
+	raw := r.app.rawHeaders
+	var rd reqDirectives
+	if m.cfg.shared {
+		rd = readRequestDirectives(req, raw)
+	}
+
+	// The handler is asked for the whole, current representation: the
+	// client's validators and Range are answered by the cache from what it
+	// returns. When a stale entry has validators of the handler's own, they
+	// are sent instead (RFC 9111 §4.3.1).
+	var saved savedHeaders
+	saved.take(req, "if-none-match")
+	saved.take(req, "if-modified-since")
+	if !r.head {
+		saved.take(req, "range")
+		saved.take(req, "if-range")
+	}
+	conditional := false
+	if stale != nil {
+		if len(stale.ETag) > 0 && stale.Flags&entry.FlagAutoETag == 0 {
+			req.SetBytesV(fasthttp.HeaderIfNoneMatch, stale.ETag)
+			conditional = true
+		}
+		if stale.LastModified != 0 {
+			req.SetBytesV(fasthttp.HeaderIfModifiedSince, fasthttp.AppendHTTPDate(nil, time.Unix(0, stale.LastModified)))
+			conditional = true
+		}
+	}
+	before := headersBefore(&c.Response().Header)
+	herr := c.Next()
+	if f != nil {
+		m.flights.close(f)
+	}
+	if conditional {
+		req.Del(fasthttp.HeaderIfNoneMatch)
+		req.Del(fasthttp.HeaderIfModifiedSince)
+	}
+	saved.restore(req)
+	r.rh.scan(req)
+	now := time.Now().UnixNano()
+
+	resp := c.Response()
+	status := resp.StatusCode()
+	if (herr != nil || status >= 500) && stale != nil && m.staleIfError(stale, r.now, &rd, herr != nil) {
+		m.resetResponse(c, before)
+		return nil, nil, m.serveEntry(c, &r.rh, stale, r.now, outcomeStaleError, ReasonNone)
+	}
+	if herr != nil {
+		m.notStored(c, ReasonHandlerError)
+		return nil, nil, herr
+	}
+	if stale != nil && conditional && status == fasthttp.StatusNotModified {
+		e := m.refreshed(c, r, stale, now)
+		ok := m.put(c, r, e, r.k.names)
+		m.resetResponse(c, before)
+		m.observe(EventRevalidated, ReasonNone)
+		if !ok {
+			return nil, nil, m.serveEntry(c, &r.rh, e, now, outcomeMiss, ReasonInvalidated)
+		}
+		return e, r.k.names, m.serveEntry(c, &r.rh, e, now, outcomeRevalidated, ReasonNone)
+	}
+
+	e, names, why := m.admit(c, r, before, now, raw)
+	if why == ReasonNone && now-r.now > int64(pendingPathTTL) {
+		why = ReasonTooSlow
+	}
+	if why == ReasonNone && !m.put(c, r, e, names) {
+		why = ReasonInvalidated
+	}
+	if why != ReasonNone {
+		m.notStored(c, why)
+		m.answerLive(c, r, e, now, before, why)
+		return nil, nil, nil
+	}
+	m.observe(EventMiss, ReasonNone)
+	m.observe(EventStored, ReasonNone)
+	if m.log.enabled(slog.LevelDebug) {
+		maxAge := int64(-1)
+		if e.FreshUntil != entry.Forever {
+			maxAge = (e.FreshUntil - now) / 1e9
+		}
+		m.log.l.LogAttrs(c.UserContext(), slog.LevelDebug, "store_in_cache",
+			requestAttrs(c, slog.Int64("max_age", maxAge), slog.Any("vary", names), slog.Int("status", e.Status))...)
+	}
+	if m.answerLive(c, r, e, now, before, ReasonNone) {
+		return e, names, nil
+	}
+	m.setStatus(c, outcomeMiss, ReasonNone, e, now)
+	return e, names, nil
+}
+
+// answerLive answers the client's own validators and Range from e, the
+// entry just made of the handler's response (stored or not), instead of
+// the response itself. It reports whether it did.
+func (m *Cache) answerLive(c *fiber.Ctx, r *request, e *entry.Entry, now int64, before []byte, why Reason) bool {
+	if e == nil {
+		return false
+	}
+	wantsRange := !r.head && len(r.rh.rng) > 0
+	if !notModified(&r.rh, e) && (!wantsRange || e.Status != fasthttp.StatusOK) {
+		return false
+	}
+	m.resetResponse(c, before)
+	_ = m.serveEntry(c, &r.rh, e, now, outcomeMiss, why)
+	return true
+}
+
+// notStored counts and logs a response that was not stored.
+func (m *Cache) notStored(c *fiber.Ctx, why Reason) {
+	m.observe(EventMiss, ReasonNone)
+	m.observe(EventNotStored, why)
+	m.setStatus(c, outcomeMiss, why, nil, 0)
+	if m.log.enabled(LevelTrace) {
+		m.log.l.LogAttrs(c.UserContext(), LevelTrace, "response_not_cachable",
+			requestAttrs(c, slog.String("reason", why.String()), slog.Int("status", c.Response().StatusCode()))...)
+	}
+}
+
+// put stores e through the backend, bounded by the storage timeout, and
+// reports whether it is stored with its generation and epoch current.
+func (m *Cache) put(c *fiber.Ctx, r *request, e *entry.Entry, names []string) bool {
+	if r.res.gen == 0 {
+		return false
+	}
+	if m.g == nil {
+		ok, _ := m.b.put(context.Background(), &r.k, e, names)
+		return ok
+	}
+	ctx, cancel := m.g.ctx()
+	defer cancel()
+	ok, err := m.b.put(ctx, &r.k, e, names)
+	if err != nil {
+		m.g.failed("put", err)
+		return false
+	}
+	return ok
+}
+
+// resetResponse empties the response but for the headers that middleware
+// in front of the cache had set (before, as headersBefore records them).
+func (m *Cache) resetResponse(c *fiber.Ctx, before []byte) {
+	resp := c.Response()
+	resp.ResetBody()
+	resp.Header.Reset()
+	resp.SetStatusCode(fasthttp.StatusOK)
+	for len(before) > 0 {
+		var k, v []byte
+		k, before, _ = bytes.Cut(before, []byte{0})
+		v, before, _ = bytes.Cut(before, []byte{0})
+		resp.Header.AddBytesKV(k, v)
+	}
+}

@@ -1,0 +1,290 @@
+package cache
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"slices"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/valyala/fasthttp"
+)
+
+// keyVersion is part of every key, in memory and in storage: a change of
+// the key material or of the entry format never reads old values.
+const keyVersion = "v2"
+
+// keys is the key material of one request, built once into one buffer:
+//
+//	path part   effective host, path as the app's router matches it
+//	request     scheme, Host header, X-Forwarded-Host, target form, query, WithKeyFunc's bytes
+//	variant     for each Vary name the path learnt: the name and the request's values
+//
+// The path part names the path record (its generation and Vary names);
+// all three name the entry. An entry keeps its whole material and a hit
+// compares it, so a hash collision can never answer another request.
+type keys struct {
+	buf     []byte
+	pathLen int // end of the path part
+	baseLen int // end of the request part
+	pathHash uint64 // of the path part, with the cache's seed
+	names   []string // the names the entry material was last built with
+	learnt  []string // the names the lookup found learnt for the path
+}
+
+// path returns the material naming the path record.
+func (k *keys) path() []byte { return k.buf[:k.pathLen] }
+
+// variant returns the material naming the entry for the request's values
+// of names, and remembers names.
+func (k *keys) variant(h *fasthttp.RequestHeader, names []string, fold bool) []byte {
+	k.buf = k.buf[:k.baseLen]
+	k.names = names
+	for _, name := range names {
+		k.buf = append(append(k.buf, name...), 0)
+		k.buf = appendRequestValues(k.buf, h, name, fold)
+		k.buf = append(k.buf, 0)
+	}
+	return k.buf
+}
+
+// full returns the entry material last built by variant.
+func (k *keys) full() []byte { return k.buf }
+
+// build fills k for the request in c. It returns false when the request
+// must bypass the cache (an absolute-form target naming another host than
+// the Host header).
+func (m *Cache) buildKeys(c *fiber.Ctx, a *appInfo, rh *reqHeaders, k *keys) bool {
+	req := c.Request()
+	h := &req.Header
+	b := append(k.buf[:0], keyVersion...)
+	b = append(b, 0)
+	b = appendLower(b, c.Hostname())
+	b = append(b, 0)
+	b = appendRoutedPath(b, c.Path(), a)
+	k.pathLen = len(b)
+
+	b = append(b, 0)
+	b = append(b, c.Protocol()...)
+	b = append(b, 0)
+	host := h.Host()
+	b = appendLower(b, host)
+	b = append(b, 0)
+	b = append(b, rh.xfh...)
+	b = append(b, 0)
+	// The request target's form: a handler reading c.OriginalURL() or the
+	// URI sees the scheme and host of an absolute-form target.
+	if uri := h.RequestURI(); len(uri) > 0 && uri[0] != '/' {
+		u := req.URI()
+		if len(host) > 0 && !bytes.EqualFold(u.Host(), host) {
+			k.buf = b
+			return false
+		}
+		b = append(append(append(b, 'A'), u.Scheme()...), 0)
+	} else {
+		b = append(b, 'O', 0)
+	}
+	b = m.appendQuery(b, req.URI().QueryString())
+	b = append(b, 0)
+	if m.cfg.keyFunc != nil {
+		b = m.cfg.keyFunc(c, b)
+		b = append(b, 0)
+	}
+	k.baseLen = len(b)
+	k.buf = b
+	return true
+}
+
+// appendRoutedPath appends p as the app's router matches it (Fiber's
+// detection path): case folded unless CaseSensitive, trailing slashes
+// dropped unless StrictRouting. c.Path() is already unescaped when
+// UnescapePath is set, as Fiber routes it.
+func appendRoutedPath(b []byte, p string, a *appInfo) []byte {
+	if !a.strict && len(p) > 1 {
+		for len(p) > 1 && p[len(p)-1] == '/' {
+			p = p[:len(p)-1]
+		}
+	}
+	if a.caseSensitive {
+		return append(b, p...)
+	}
+	return appendLower(b, p)
+}
+
+// appendLower appends s in ASCII lower case.
+func appendLower[S ~string | ~[]byte](b []byte, s S) []byte {
+	start := len(b)
+	b = append(b, s...)
+	for i := start; i < len(b); i++ {
+		if c := b[i]; 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return b
+}
+
+// appendQuery appends the query string q as the key sees it: without the
+// parameters WithQueryIgnore names, sorted with WithQuerySort, else as
+// sent.
+func (m *Cache) appendQuery(b, q []byte) []byte {
+	if len(m.cfg.queryIgnore) == 0 && !m.cfg.querySort {
+		return append(b, q...)
+	}
+	var stack [32][]byte
+	params := stack[:0]
+	for len(q) > 0 {
+		var p []byte
+		p, q, _ = bytes.Cut(q, []byte{'&'})
+		if len(p) == 0 || m.ignoredParam(p) {
+			continue
+		}
+		params = append(params, p)
+	}
+	if m.cfg.querySort {
+		slices.SortStableFunc(params, func(x, y []byte) int {
+			xn, _, _ := bytes.Cut(x, []byte{'='})
+			yn, _, _ := bytes.Cut(y, []byte{'='})
+			return bytes.Compare(xn, yn)
+		})
+	}
+	for i, p := range params {
+		if i > 0 {
+			b = append(b, '&')
+		}
+		b = append(b, p...)
+	}
+	return b
+}
+
+// ignoredParam reports whether the name of the query parameter p matches
+// one of WithQueryIgnore's patterns.
+func (m *Cache) ignoredParam(p []byte) bool {
+	name, _, _ := bytes.Cut(p, []byte{'='})
+	var buf [128]byte
+	if len(name) > len(buf) {
+		return false
+	}
+	name = fasthttp.AppendUnquotedArg(buf[:0], name)
+	for _, pat := range m.cfg.queryIgnore {
+		if globMatch(pat, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// globMatch reports whether name matches pattern, where '*' stands for any
+// run of bytes and '?' for one byte; everything else matches itself.
+func globMatch(pattern string, name []byte) bool {
+	px, nx := 0, 0
+	starP, starN := -1, 0
+	for nx < len(name) {
+		switch {
+		case px < len(pattern) && pattern[px] == '*':
+			starP, starN = px, nx
+			px++
+		case px < len(pattern) && (pattern[px] == '?' || pattern[px] == name[nx]):
+			px++
+			nx++
+		case starP >= 0:
+			starN++
+			px, nx = starP+1, starN
+		default:
+			return false
+		}
+	}
+	for px < len(pattern) && pattern[px] == '*' {
+		px++
+	}
+	return px == len(pattern)
+}
+
+// appendRequestValues appends every value of the request header name
+// (lower case), joined by ", " as a recipient combines repeated fields
+// (RFC 9110 §5.3). Zero bytes inside values are dropped so they cannot
+// forge a separator. With fold, names are compared case-insensitively
+// (header normalizing disabled).
+func appendRequestValues(b []byte, h *fasthttp.RequestHeader, name string, fold bool) []byte {
+	n := 0
+	add := func(v []byte) {
+		if n > 0 {
+			b = append(b, ", "...)
+		}
+		n++
+		for _, c := range v {
+			if c != 0 {
+				b = append(b, c)
+			}
+		}
+	}
+	if !fold {
+		for _, v := range h.PeekAll(name) {
+			add(v)
+		}
+		return b
+	}
+	h.VisitAll(func(k, v []byte) {
+		if equalFold(k, name) {
+			add(v)
+		}
+	})
+	return b
+}
+
+// peekRequest returns the request header canonical (lower: its lower-case
+// form), matched case-insensitively whatever fiber.Config says: with header
+// normalizing disabled (raw), by scanning.
+func peekRequest(h *fasthttp.RequestHeader, canonical, lower string, raw bool) []byte {
+	if v := h.Peek(canonical); len(v) > 0 || !raw {
+		return v
+	}
+	var out []byte
+	h.VisitAll(func(k, v []byte) {
+		if out == nil && equalFold(k, lower) {
+			out = v
+		}
+	})
+	return out
+}
+
+// equalFold reports whether b equals the lower-case ASCII string s,
+// ignoring ASCII case in b.
+func equalFold(b []byte, s string) bool {
+	if len(b) != len(s) {
+		return false
+	}
+	for i := range len(b) {
+		c := b[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != s[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// storageKeys names the records of one request in a shared storage. Every
+// key of a path carries the same Redis Cluster hash tag, so one script can
+// read and write them together.
+type storageKeys struct {
+	path, names, entry string
+}
+
+func (f *sharedKeys) of(k *keys) storageKeys {
+	ph := sha256.Sum256(k.path())
+	eh := sha256.Sum256(k.full())
+	tag := f.prefix + keyVersion + ":{" + hex.EncodeToString(ph[:12]) + "}:"
+	return storageKeys{path: tag + "p", names: tag + "n", entry: tag + "e:" + hex.EncodeToString(eh[:16])}
+}
+
+func (f *sharedKeys) pathKey(pathMaterial []byte) string {
+	ph := sha256.Sum256(pathMaterial)
+	return f.prefix + keyVersion + ":{" + hex.EncodeToString(ph[:12]) + "}:p"
+}
+
+// sharedKeys derives storage keys under a prefix.
+type sharedKeys struct{ prefix string }
+
+func (f *sharedKeys) epochKey() string { return f.prefix + keyVersion + ":epoch" }

@@ -1,0 +1,229 @@
+package cache
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"hash/maphash"
+	"strings"
+	"time"
+
+	"github.com/fiber-caches/cache/internal/entry"
+	"github.com/fiber-caches/cache/internal/memstore"
+	"github.com/maypok86/otter/v2"
+	"github.com/redis/go-redis/v9"
+	"github.com/valyala/fasthttp"
+)
+
+// redisBackend keeps records in Redis through the client of a
+// gofiber/storage/redis storage (its Conn method), so that what the generic
+// fiber.Storage path does in several round trips takes one: a hit is one
+// script call (path record and entry, read together) pipelined with a read
+// of the epoch; a miss adds one script call that stores the entry only if
+// the path's generation is unchanged; an invalidation is one script call.
+// Every key of a path shares a hash tag, so it all runs on Redis Cluster.
+type redisBackend struct {
+	s       sharedKeys
+	c       redis.UniversalClient
+	storage any // the fiber.Storage, for identity
+	// names remembers, per path, the Vary names last seen in its record,
+	// so that a hit can name its variant in the same round trip. A stale
+	// memory costs one more round trip, never a wrong answer.
+	names *otter.Cache[uint64, []string]
+	seed  maphash.Seed
+}
+
+// The scripts. A path record is "fc", version, kind, 8 bytes of
+// generation (bytes 5 to 12 in Lua's 1-based strings), then the names.
+var (
+	// KEYS: path, entry. ARGV: a new path record, its TTL in ms, "1" to
+	// create it when absent. Returns {path record, entry, created}.
+	redisLookup = redis.NewScript(`
+local p = redis.call('GET', KEYS[1])
+if not p then
+  if ARGV[3] == '1' then
+    redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+    return {ARGV[1], false, 1}
+  end
+  return {false, false, 0}
+end
+return {p, redis.call('GET', KEYS[2]), 0}`)
+
+	// KEYS: path, entry. ARGV: generation (8 bytes), entry, entry TTL in
+	// ms (0: none), Vary names. Stores the entry and the names only if the
+	// path's generation is still the given one, and keeps the path record
+	// at least as long as the entry. Returns 1 when stored.
+	redisPut = redis.NewScript(`
+local p = redis.call('GET', KEYS[1])
+if not p or string.sub(p, 5, 12) ~= ARGV[1] then return 0 end
+local ttl = tonumber(ARGV[3])
+if ttl > 0 then redis.call('SET', KEYS[2], ARGV[2], 'PX', ttl) else redis.call('SET', KEYS[2], ARGV[2]) end
+local np = string.sub(p, 1, 12) .. ARGV[4]
+local pttl = redis.call('PTTL', KEYS[1])
+if ttl == 0 then
+  redis.call('SET', KEYS[1], np)
+elseif pttl >= 0 and pttl < ttl then
+  redis.call('SET', KEYS[1], np, 'PX', ttl)
+else
+  redis.call('SET', KEYS[1], np, 'KEEPTTL')
+end
+return 1`)
+
+	// KEYS: path. ARGV: a new generation (8 bytes). Replaces the
+	// generation of an existing path record; an absent one stays absent.
+	redisInvalidate = redis.NewScript(`
+local p = redis.call('GET', KEYS[1])
+if not p then return 0 end
+redis.call('SET', KEYS[1], string.sub(p, 1, 4) .. ARGV[1] .. string.sub(p, 13), 'KEEPTTL')
+return 1`)
+)
+
+// pendingPathTTL is how long a path record created by a lookup lives
+// before a store extends it. A handler that runs longer stores nothing
+// (ReasonTooSlow): its record, and an invalidation made meanwhile, may be
+// gone.
+const pendingPathTTL = 5 * time.Minute
+
+func newRedisBackend(c redis.UniversalClient, storage any, prefix string) (*redisBackend, error) {
+	names, err := otter.New(&otter.Options[uint64, []string]{MaximumSize: 1 << 16})
+	if err != nil {
+		return nil, err
+	}
+	return &redisBackend{s: sharedKeys{prefix}, c: c, storage: storage, names: names, seed: maphash.MakeSeed()}, nil
+}
+
+func (b *redisBackend) identity() any { return [2]any{b.storage, b.s.prefix} }
+
+// run runs cmds in one pipeline, loading the scripts once if Redis does
+// not know them yet (a restart, a new node).
+func (b *redisBackend) run(ctx context.Context, cmds func(p redis.Pipeliner)) ([]redis.Cmder, error) {
+	for attempt := 0; ; attempt++ {
+		res, err := b.c.Pipelined(ctx, func(p redis.Pipeliner) error { cmds(p); return nil })
+		if err == nil || attempt > 0 || !redis.HasErrorPrefix(err, "NOSCRIPT") {
+			return res, err
+		}
+		for _, s := range []*redis.Script{redisLookup, redisPut, redisInvalidate} {
+			if err := s.Load(ctx, b.c).Err(); err != nil {
+				return nil, err
+			}
+		}
+	}
+}
+
+func (b *redisBackend) lookup(ctx context.Context, k *keys, h *fasthttp.RequestHeader, fold, create bool, res *lookupResult) error {
+	ph := maphash.Bytes(b.seed, k.path())
+	hint, _ := b.names.GetIfPresent(ph)
+	sk := b.s.of(keysWith(k, h, hint, fold))
+	newPath := entry.EncodePath(&entry.Path{Gen: memstore.NewGen()})
+	createArg := "0"
+	if create {
+		createArg = "1"
+	}
+	var script *redis.Cmd
+	var epoch *redis.StringCmd
+	_, err := b.run(ctx, func(p redis.Pipeliner) {
+		script = redisLookup.EvalSha(ctx, p, []string{sk.path, sk.entry}, newPath, pendingPathTTL.Milliseconds(), createArg)
+		epoch = p.Get(ctx, b.s.epochKey())
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return err
+	}
+	if res.epoch, err = decodeEpoch(epoch); err != nil {
+		return err
+	}
+	vals, err := script.Slice()
+	if err != nil || len(vals) != 3 {
+		return errors.Join(errors.New("fibercache: unexpected reply from the lookup script"), err)
+	}
+	pv, _ := vals[0].(string)
+	if pv == "" {
+		return nil // no record, none created
+	}
+	p, err := entry.DecodePath([]byte(pv))
+	if err != nil {
+		return err
+	}
+	res.gen, res.names, res.created = p.Gen, p.Names, vals[2] == int64(1)
+	if res.created {
+		return nil
+	}
+	ev, _ := vals[1].(string)
+	if !sameNames(p.Names, hint) {
+		// The path's Vary names are not those remembered: name the variant
+		// again and read it.
+		b.names.Set(ph, p.Names)
+		sk = b.s.of(keysWith(k, h, p.Names, fold))
+		v, err := b.c.Get(ctx, sk.entry).Result()
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return err
+		}
+		ev = v
+	}
+	if ev == "" {
+		return nil
+	}
+	e, err := entry.Decode([]byte(ev))
+	if err != nil {
+		b.c.Del(ctx, sk.entry)
+		return err
+	}
+	res.entry = verified(e, k)
+	return nil
+}
+
+func decodeEpoch(cmd *redis.StringCmd) (uint64, error) {
+	v, err := cmd.Bytes()
+	switch {
+	case errors.Is(err, redis.Nil):
+		return 0, nil
+	case err != nil:
+		return 0, err
+	case len(v) != 8:
+		return 0, errors.New("fibercache: the epoch record is not 8 bytes; delete it")
+	}
+	return binary.LittleEndian.Uint64(v), nil
+}
+
+func (b *redisBackend) put(ctx context.Context, k *keys, e *entry.Entry, names []string) (bool, error) {
+	sk := b.s.of(k)
+	var gen [8]byte
+	binary.LittleEndian.PutUint64(gen[:], e.Gen)
+	ttl := int64(0)
+	if e.KeepUntil != entry.Forever {
+		ttl = max(time.Until(time.Unix(0, e.KeepUntil)).Milliseconds(), 1)
+	}
+	var script *redis.Cmd
+	var epoch *redis.StringCmd
+	_, err := b.run(ctx, func(p redis.Pipeliner) {
+		script = redisPut.EvalSha(ctx, p, []string{sk.path, sk.entry}, gen[:], entry.Encode(e), ttl, strings.Join(names, ","))
+		epoch = p.Get(ctx, b.s.epochKey())
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return false, err
+	}
+	n, err := script.Int64()
+	if err != nil {
+		return false, err
+	}
+	b.names.Set(maphash.Bytes(b.seed, k.path()), names)
+	ep, err := decodeEpoch(epoch)
+	return n == 1 && err == nil && ep == e.Epoch, err
+}
+
+func (b *redisBackend) drop(ctx context.Context, k *keys, _ *entry.Entry) error {
+	return b.c.Del(ctx, b.s.of(k).entry).Err()
+}
+
+func (b *redisBackend) invalidate(ctx context.Context, pathMaterial []byte) error {
+	var gen [8]byte
+	binary.LittleEndian.PutUint64(gen[:], memstore.NewGen())
+	_, err := b.run(ctx, func(p redis.Pipeliner) {
+		redisInvalidate.EvalSha(ctx, p, []string{b.s.pathKey(pathMaterial)}, gen[:])
+	})
+	return err
+}
+
+func (b *redisBackend) bumpEpoch(ctx context.Context) error {
+	return b.c.Set(ctx, b.s.epochKey(), binary.LittleEndian.AppendUint64(nil, memstore.NewGen()), 0).Err()
+}
+

@@ -1,0 +1,77 @@
+package cache
+
+import (
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/valyala/fasthttp"
+)
+
+// refreshKey marks, in a request's Locals, a background refresh: the cache
+// runs the handler and stores its response, whatever is stored.
+type refreshKey struct{}
+
+// refreshes tracks background refreshes (stale-while-revalidate): at most
+// one per entry at a time, none started after Close, all waited for by
+// Close.
+type refreshes struct {
+	mu      sync.Mutex
+	running map[string]bool
+	wg      sync.WaitGroup
+	closed  bool
+}
+
+// refreshInBackground has the handler run once more for r's request, in
+// the background, through the app's whole chain (middleware in front of
+// the cache included), so that the stale entry just served is replaced.
+// Concurrent requests for the same entry start one refresh.
+func (m *Cache) refreshInBackground(c *fiber.Ctx, r *request) {
+	key := string(r.k.full())
+	rs := &m.refreshes
+	rs.mu.Lock()
+	if rs.closed || rs.running[key] {
+		rs.mu.Unlock()
+		return
+	}
+	if rs.running == nil {
+		rs.running = map[string]bool{}
+	}
+	rs.running[key] = true
+	rs.wg.Add(1)
+	rs.mu.Unlock()
+
+	handler := c.App().Server().Handler
+	if handler == nil {
+		handler = c.App().Handler()
+	}
+	fctx := new(fasthttp.RequestCtx)
+	fctx.Init(c.Request(), c.Context().RemoteAddr(), nil)
+	fctx.SetUserValue(refreshKey{}, true)
+	go func() {
+		defer func() {
+			if p := recover(); p != nil {
+				m.log.log(slog.LevelError, "refresh_panic", slog.Any("panic", p))
+			}
+			rs.mu.Lock()
+			delete(rs.running, key)
+			rs.mu.Unlock()
+			rs.wg.Done()
+		}()
+		handler(fctx)
+	}()
+}
+
+// wait stops new refreshes and waits, at most d, for those running.
+func (rs *refreshes) wait(d time.Duration) {
+	rs.mu.Lock()
+	rs.closed = true
+	rs.mu.Unlock()
+	done := make(chan struct{})
+	go func() { rs.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(d):
+	}
+}

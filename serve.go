@@ -1,0 +1,184 @@
+package cache
+
+import (
+	"context"
+	"hash/maphash"
+	"log/slog"
+	"sync"
+
+	"github.com/fiber-caches/cache/internal/entry"
+	"github.com/gofiber/fiber/v2"
+)
+
+// request is the state of one cacheable request, pooled so that a hit
+// allocates nothing.
+type request struct {
+	k    keys
+	rh   reqHeaders
+	res  lookupResult
+	now  int64
+	head bool
+	app  *appInfo
+	slot int
+	seen uint64 // flights landed in the slot when the lookup started
+}
+
+var requestPool = sync.Pool{New: func() any { return &request{k: keys{buf: make([]byte, 0, 256)}} }}
+
+func (r *request) release() {
+	if cap(r.k.buf) > 64<<10 {
+		return
+	}
+	r.k.buf, r.k.names, r.k.learnt = r.k.buf[:0], nil, nil
+	r.res = lookupResult{}
+	requestPool.Put(r)
+}
+
+// serve is the middleware. A request's story: key → lookup → a fresh hit,
+// a 304 or a stale answer (serve.go, hit.go); or the handler's run,
+// coalesced with identical ones, then the decision to store (fetch.go,
+// admit.go).
+func (m *Cache) serve(c *fiber.Ctx) error {
+	if prev, ok := c.Locals(localsKey{}).(inChain); ok {
+		return duplicateError(c, prev.m == m)
+	}
+	c.Locals(localsKey{}, inChain{m})
+
+	h := &c.Request().Header
+	head := h.IsHead()
+	if !head && !h.IsGet() {
+		return m.passUnsafe(c)
+	}
+	refresh := c.Locals(refreshKey{}) != nil
+	if m.closed.Load() {
+		return m.bypass(c, ReasonSkip)
+	}
+	if m.cfg.next != nil && m.cfg.next(c) {
+		return m.bypass(c, ReasonSkip)
+	}
+	if !m.cfg.mayCache(c.Path()) {
+		return m.bypass(c, ReasonNoRule)
+	}
+
+	r := requestPool.Get().(*request)
+	defer r.release()
+	r.head, r.app = head, m.appInfo(c.App())
+	r.now = requestTime(c)
+	r.rh.scan(h)
+	if !m.buildKeys(c, r.app, &r.rh, &r.k) {
+		return m.bypass(c, ReasonAbsoluteForm)
+	}
+	if m.g != nil {
+		if m.g.paused(r.now) {
+			return m.bypass(c, ReasonStoragePaused)
+		}
+		if m.g.isPending(r.k.path()) {
+			return m.bypass(c, ReasonPendingInvalidation)
+		}
+	}
+	var rd reqDirectives
+	if m.cfg.shared && r.rh.cacheControl {
+		rd = readRequestDirectives(h, r.app.rawHeaders)
+		if rd.noStore {
+			return m.bypass(c, ReasonRequestNoStore)
+		}
+	}
+
+	r.k.pathHash = maphash.Bytes(m.seed, r.k.path())
+	r.slot, r.seen = m.flights.seen(r.k.pathHash)
+	if !m.lookup(r, c) {
+		return m.bypass(c, ReasonStorageError)
+	}
+	e := r.res.entry
+	if e != nil && !r.res.usable(e, r.now) {
+		if r.now >= e.KeepUntil {
+			m.storageCall("drop", func(ctx context.Context) error { return m.b.drop(ctx, &r.k, e) })
+		}
+		e = nil
+	}
+	if e != nil && e.Head() && !head {
+		e = nil // a stored HEAD never answers a GET
+	}
+	var stale *entry.Entry
+	if e != nil && !refresh {
+		switch m.usable(e, r.now, &rd) {
+		case useFresh:
+			return m.serveEntry(c, &r.rh, e, r.now, outcomeHit, ReasonNone)
+		case useStale:
+			m.refreshInBackground(c, r)
+			return m.serveEntry(c, &r.rh, e, r.now, outcomeStale, ReasonNone)
+		case useGatewayTimeout:
+			return m.gatewayTimeout(c)
+		case useRevalidate:
+			stale = e
+		}
+	} else if rd.onlyIfCached {
+		return m.gatewayTimeout(c)
+	}
+	if m.log.enabled(slog.LevelDebug) {
+		m.log.l.LogAttrs(c.UserContext(), slog.LevelDebug, "cache_lookup MISS", requestAttrs(c)...)
+	}
+	return m.fetch(c, r, stale, refresh)
+}
+
+// lookup reads the path record and the entry for r, creating the path
+// record if absent (a store may follow). It returns false when the
+// storage failed.
+func (m *Cache) lookup(r *request, c *fiber.Ctx) bool {
+	h := &c.Request().Header
+	if m.g == nil {
+		_ = m.b.lookup(context.Background(), &r.k, h, r.app.rawHeaders, true, &r.res)
+		r.k.learnt = r.res.names
+		return true
+	}
+	ctx, cancel := m.g.ctx()
+	err := m.b.lookup(ctx, &r.k, h, r.app.rawHeaders, true, &r.res)
+	cancel()
+	r.k.learnt = r.res.names
+	switch {
+	case err == nil:
+		return true
+	case isCorrupt(err):
+		m.log.log(slog.LevelWarn, "storage_value_corrupt", slog.String("error", err.Error()))
+		r.res.entry = nil
+		return r.res.gen != 0
+	default:
+		m.g.failed("lookup", err)
+		return false
+	}
+}
+
+// bypass runs the rest of the chain without the cache.
+func (m *Cache) bypass(c *fiber.Ctx, why Reason) error {
+	m.observe(EventBypass, why)
+	if m.log.enabled(LevelTrace) {
+		m.log.l.LogAttrs(c.UserContext(), LevelTrace, "cache_bypass", requestAttrs(c, slog.String("reason", why.String()))...)
+	}
+	err := c.Next()
+	m.setStatus(c, outcomeBypass, why, nil, 0)
+	return err
+}
+
+// gatewayTimeout answers only-if-cached with nothing usable stored (RFC
+// 9111 §5.2.1.7).
+func (m *Cache) gatewayTimeout(c *fiber.Ctx) error {
+	m.observe(EventMiss, ReasonNone)
+	c.Response().Reset()
+	c.Status(fiber.StatusGatewayTimeout)
+	m.setStatus(c, outcomeMiss, ReasonNone, nil, 0)
+	return nil
+}
+
+// storageCall runs f against the backend, bounded by the storage timeout;
+// a failure is logged, counted and pauses the storage.
+func (m *Cache) storageCall(op string, f func(ctx context.Context) error) {
+	if m.g == nil {
+		_ = f(context.Background())
+		return
+	}
+	ctx, cancel := m.g.ctx()
+	defer cancel()
+	if err := f(ctx); err != nil {
+		m.g.failed(op, err)
+	}
+}

@@ -1,0 +1,89 @@
+package cache
+
+import (
+	"strconv"
+
+	"github.com/fiber-caches/cache/internal/entry"
+	"github.com/gofiber/fiber/v2"
+)
+
+// outcome is what happened to a request, as the cache headers tell it.
+type outcome uint8
+
+const (
+	outcomeHit         outcome = iota // fresh, from the store (or a 304 from it)
+	outcomeStale                      // stale, from the store, refreshed in the background
+	outcomeStaleError                 // stale, from the store, in place of a failed handler
+	outcomeCollapsed                  // the response of an identical request's handler run
+	outcomeRevalidated                // the handler confirmed the stored response (304)
+	outcomeMiss                       // the handler ran
+	outcomeBypass                     // not looked up
+)
+
+var (
+	strHit          = []byte("hit")
+	strMiss         = []byte("miss")
+	strCacheStatus  = []byte("Cache-Status")
+	cacheStatusName = "fibercache"
+)
+
+// setStatus writes the cache headers: WithCacheHeader's (hit or miss;
+// nothing for a response that was neither served from nor stored in the
+// cache) and Cache-Status (RFC 9211). stored tells, for a miss, whether the
+// response was stored; e is the entry served, for its remaining freshness.
+func (m *Cache) setStatus(c *fiber.Ctx, o outcome, why Reason, e *entry.Entry, now int64) {
+	h := &c.Response().Header
+	if m.cacheHeader != nil {
+		switch {
+		case o <= outcomeRevalidated:
+			h.SetCanonical(m.cacheHeader, strHit)
+		case o == outcomeMiss && why == ReasonNone:
+			h.SetCanonical(m.cacheHeader, strMiss)
+		}
+	}
+	if !m.cfg.cacheStatus {
+		return
+	}
+	var buf [128]byte
+	b := append(buf[:0], cacheStatusName...)
+	switch o {
+	case outcomeHit, outcomeStale:
+		b = append(b, "; hit; ttl="...)
+		b = strconv.AppendInt(b, ttlSeconds(e, now), 10)
+		if o == outcomeStale {
+			b = append(b, "; detail=stale"...)
+		}
+	case outcomeStaleError:
+		b = append(b, "; fwd=stale; fwd-status="...)
+		b = strconv.AppendInt(b, int64(c.Response().StatusCode()), 10)
+		b = append(b, "; ttl="...)
+		b = strconv.AppendInt(b, ttlSeconds(e, now), 10)
+		b = append(b, "; detail=stale-if-error"...)
+	case outcomeCollapsed:
+		b = append(b, "; fwd=uri-miss; collapsed"...)
+	case outcomeRevalidated:
+		b = append(b, "; fwd=stale; fwd-status=304; stored"...)
+	case outcomeMiss:
+		b = append(b, "; fwd=uri-miss"...)
+		if why == ReasonNone {
+			b = append(b, "; stored"...)
+		} else {
+			b = append(append(b, "; detail="...), why.String()...)
+		}
+	case outcomeBypass:
+		b = append(append(b, "; fwd=bypass; detail="...), why.String()...)
+	}
+	h.SetCanonical(strCacheStatus, b)
+}
+
+// ttlSeconds is e's remaining freshness at now, in whole seconds (negative
+// when stale), as Cache-Status's ttl parameter says it.
+func ttlSeconds(e *entry.Entry, now int64) int64 {
+	if e == nil {
+		return 0
+	}
+	if e.FreshUntil == entry.Forever {
+		return 1<<31 - 1
+	}
+	return (e.FreshUntil - now) / 1e9
+}
