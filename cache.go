@@ -50,6 +50,7 @@ type Cache struct {
 	refreshes   refreshes
 	cacheHeader []byte // canonical name, nil: off
 	seed        maphash.Seed
+	clock       func() time.Time // nil: time.Now; tests set it (withClock)
 	app         atomic.Pointer[appInfo]
 	closed      atomic.Bool
 	closeOnce   sync.Once
@@ -74,7 +75,7 @@ func NewCache(opts ...Option) *Cache {
 	if len(cfg.errs) > 0 {
 		panic("fibercache: " + errors.Join(cfg.errs...).Error())
 	}
-	m := &Cache{cfg: cfg, log: logger{cfg.logger}, obs: cfg.obs, seed: maphash.MakeSeed()}
+	m := &Cache{cfg: cfg, log: logger{cfg.logger}, obs: cfg.obs, seed: maphash.MakeSeed(), clock: cfg.clock}
 	if m.log.l == nil {
 		m.log.l = loggerFromEnv()
 	}
@@ -167,10 +168,21 @@ func duplicateError(c *fiber.Ctx, same bool) error {
 }
 
 // requestTime is when the request arrived: the time fasthttp's server read
-// for it, else now.
-func requestTime(c *fiber.Ctx) int64 {
+// for it, else now (the clock, in tests).
+func (m *Cache) requestTime(c *fiber.Ctx) int64 {
+	if m.clock != nil {
+		return m.clock().UnixNano()
+	}
 	if t := c.Context().Time(); !t.IsZero() {
 		return t.UnixNano()
+	}
+	return time.Now().UnixNano()
+}
+
+// now reads the clock: time.Now, or the test's.
+func (m *Cache) now() int64 {
+	if m.clock != nil {
+		return m.clock().UnixNano()
 	}
 	return time.Now().UnixNano()
 }
@@ -184,4 +196,3 @@ func requestAttrs(c *fiber.Ctx, extra ...slog.Attr) []slog.Attr {
 	return append(attrs, extra...)
 }
 
-func nowNano() int64 { return time.Now().UnixNano() }

@@ -119,7 +119,7 @@ func (m *Cache) run(c *fiber.Ctx, r *request, stale *entry.Entry, f *flight) (*e
 	}
 	saved.restore(req)
 	r.rh.scan(req)
-	now := time.Now().UnixNano()
+	now := m.now()
 
 	resp := c.Response()
 	status := resp.StatusCode()

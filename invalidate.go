@@ -135,7 +135,7 @@ func (m *Cache) invalidateOwn(path []byte) {
 		}
 		return
 	}
-	if m.g.paused(nowNano()) {
+	if m.g.paused(m.now()) {
 		m.g.keep(string(path), errStoragePaused)
 		return
 	}

@@ -47,6 +47,7 @@ type config struct {
 	querySort      bool
 	keyFunc        func(c *fiber.Ctx, key []byte) []byte
 	next           func(c *fiber.Ctx) bool
+	clock          func() time.Time
 	errs           []error
 }
 
@@ -403,4 +404,10 @@ func (c *config) maxKeep() time.Duration {
 		longest = max(longest, r.TTL)
 	}
 	return longest + max(c.grace, staleKeep) + pendingPathTTL
+}
+
+// withClock makes the cache read time from clock instead of the request
+// and time.Now: tests move time without sleeping.
+func withClock(clock func() time.Time) Option {
+	return func(c *config) { c.clock = clock }
 }

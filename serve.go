@@ -63,7 +63,7 @@ func (m *Cache) serve(c *fiber.Ctx) error {
 	r := requestPool.Get().(*request)
 	defer r.release()
 	r.head, r.app = head, m.appInfo(c.App())
-	r.now = requestTime(c)
+	r.now = m.requestTime(c)
 	r.rh.scan(h)
 	if !m.buildKeys(c, r.app, &r.rh, &r.k) {
 		return m.bypass(c, ReasonAbsoluteForm)
