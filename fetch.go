@@ -18,7 +18,16 @@ import (
 func (m *Cache) fetch(c *fiber.Ctx, r *request, stale *entry.Entry, refresh bool) error {
 	h := &c.Request().Header
 	raw := r.app.rawHeaders
-	f, leader := m.flights.join(r.k.full())
+	f, leader, landing := m.flights.join(r.k.full(), !refresh)
+	if landing != nil {
+		// An identical request's handler returned and its store has not
+		// landed: wait for it, then look in the store again.
+		landing.landed(m.cfg.coalesceWait)
+		if e := m.lookAgain(c, r); e != nil {
+			return m.serveEntry(c, &r.rh, e, r.now, outcomeHit, ReasonNone)
+		}
+		f, leader, _ = m.flights.join(r.k.full(), false)
+	}
 	if !leader {
 		m.observe(EventCoalesced, ReasonNone)
 		if e := f.wait(m.cfg.coalesceWait, h, r.head, raw); e != nil {
@@ -26,13 +35,12 @@ func (m *Cache) fetch(c *fiber.Ctx, r *request, stale *entry.Entry, refresh bool
 		}
 		f = nil // the leader stored nothing for us: run the handler
 	} else if !refresh && m.flights.landedSince(r.slot, r.seen) {
-		// An identical request stored since this one looked: look again.
-		r.res = lookupResult{}
-		if m.lookup(r, c) {
-			if e := r.res.entry; e != nil && r.res.usable(e, r.now) && (r.head || !e.Head()) && m.usable(e, r.now, nil) == useFresh {
-				m.flights.land(f, r.slot, nil, nil, h, raw)
-				return m.serveEntry(c, &r.rh, e, r.now, outcomeHit, ReasonNone)
-			}
+		// An identical request stored since this one looked: look again,
+		// after every follower joined, and hand them what it finds.
+		m.flights.close(f)
+		if e := m.lookAgain(c, r); e != nil {
+			m.flights.land(f, r.slot, e, r.k.names, h, raw)
+			return m.serveEntry(c, &r.rh, e, r.now, outcomeHit, ReasonNone)
 		}
 	}
 	var (
@@ -46,6 +54,19 @@ func (m *Cache) fetch(c *fiber.Ctx, r *request, stale *entry.Entry, refresh bool
 	var err error
 	stored, names, err = m.run(c, r, stale, f)
 	return err
+}
+
+// lookAgain looks r up once more, and returns the entry found if it
+// answers r fresh.
+func (m *Cache) lookAgain(c *fiber.Ctx, r *request) *entry.Entry {
+	r.res = lookupResult{}
+	if !m.lookup(r, c) {
+		return nil
+	}
+	if e := r.res.entry; e != nil && r.res.usable(e, r.now) && (r.head || !e.Head()) && m.usable(e, r.now, nil) == useFresh {
+		return e
+	}
+	return nil
 }
 
 // savedHeaders holds request headers the cache takes away from the
@@ -206,11 +227,17 @@ func (m *Cache) put(c *fiber.Ctx, r *request, e *entry.Entry, names []string) bo
 	}
 	if m.g == nil {
 		ok, _ := m.b.put(context.Background(), &r.k, e, names)
+		if m.log.enabled(LevelTrace) {
+			m.log.l.LogAttrs(c.UserContext(), LevelTrace, "storage_set", requestAttrs(c, slog.Bool("stored", ok))...)
+		}
 		return ok
 	}
 	ctx, cancel := m.g.ctx()
 	defer cancel()
 	ok, err := m.b.put(ctx, &r.k, e, names)
+	if m.log.enabled(LevelTrace) {
+		m.log.l.LogAttrs(c.UserContext(), LevelTrace, "storage_set", requestAttrs(c, slog.Bool("stored", ok), slog.Any("error", err))...)
+	}
 	if err != nil {
 		m.g.failed("put", err)
 		return false

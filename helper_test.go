@@ -141,10 +141,11 @@ func TestHelper_InvalidateURL(t *testing.T) {
 			require.NoError(t, s.helper(func(h *cache.CacheHelper) error { return h.InvalidateURL("users/43") }))
 			s.miss(fiber.MethodGet, "/users/43", "en")
 
-			// The query is part of the URL.
+			// A query changes nothing: the whole path goes, every query.
 			require.NoError(t, s.helper(func(h *cache.CacheHelper) error { return h.InvalidateURL("/users?page=2") }))
 			s.miss(fiber.MethodGet, "/users?page=2", "")
-			s.hit(fiber.MethodGet, "/users", "")
+			s.miss(fiber.MethodGet, "/users", "")
+			s.hit(fiber.MethodGet, "/users/43", "en")
 		})
 	}
 }
@@ -220,25 +221,26 @@ func TestHelper_InvalidateRoute(t *testing.T) {
 		params  fiber.Map
 		gone    []string
 		survive []string
+		alias   string // shares the entry of gone[0] (the router's path is the same)
 	}{
-		{"param", "user", fiber.Map{"id": 42}, []string{"/users/42"}, []string{"/users/43", "/users"}},
-		{"string param, escaped", "user", fiber.Map{"id": "john doe"}, []string{"/users/john%20doe"}, []string{"/users/42"}},
-		{"param key of another case", "user", fiber.Map{"ID": "42"}, []string{"/users/42"}, nil},
-		{"no params", "users", nil, []string{"/users"}, []string{"/users/42", "/users?page=2"}},
-		{"optional given", "post", fiber.Map{"slug": "hello"}, []string{"/posts/hello"}, []string{"/posts", "/posts/bye"}},
-		{"optional omitted: with and without the slash", "post", nil, []string{"/posts", "/posts/"}, []string{"/posts/hello"}},
-		{"wildcard", "files", fiber.Map{"*": "docs/read me.md"}, []string{"/files/docs/read%20me.md"}, []string{"/files/docs"}},
-		{"wildcard numbered", "files", fiber.Map{"*1": "a/b"}, []string{"/files/a/b"}, nil},
-		{"wildcard omitted", "files", nil, []string{"/files/", "/files"}, []string{"/files/a/b"}},
-		{"plus", "assets", fiber.Map{"+": "css/site.css"}, []string{"/assets/css/site.css"}, []string{"/assets/css"}},
-		{"two wildcards", "two", fiber.Map{"*1": "x", "*2": "y/z"}, []string{"/two/x/and/y/z"}, nil},
-		{"dash-separated params", "flight", fiber.Map{"from": "LAX", "to": "SFO"}, []string{"/flights/LAX-SFO"}, []string{"/flights/SFO-LAX"}},
-		{"dot-separated params", "plant", fiber.Map{"genus": "prunus", "species": "persica"}, []string{"/plants/prunus.persica"}, nil},
-		{"constraint", "order", fiber.Map{"id": 7}, []string{"/orders/7"}, []string{"/orders/8"}},
-		{"constraints with data", "day", fiber.Map{"day": "2024-01-31", "n": 3}, []string{"/days/2024-01-31/3"}, nil},
-		{"regex constraint", "code", fiber.Map{"code": "404"}, []string{"/codes/404"}, []string{"/codes/500"}},
-		{"escaped colon", "price", fiber.Map{"id": 5}, []string{"/price:usd/5"}, nil},
-		{"group name prefix", "api.item", fiber.Map{"id": 9}, []string{"/api/items/9"}, []string{"/api/items/10"}},
+		{"param", "user", fiber.Map{"id": 42}, []string{"/users/42"}, []string{"/users/43", "/users"}, ""},
+		{"string param, escaped", "user", fiber.Map{"id": "john doe"}, []string{"/users/john%20doe"}, []string{"/users/42"}, ""},
+		{"param key of another case", "user", fiber.Map{"ID": "42"}, []string{"/users/42"}, nil, ""},
+		{"no params: every query of the path", "users", nil, []string{"/users", "/users?page=2"}, []string{"/users/42"}, ""},
+		{"optional given", "post", fiber.Map{"slug": "hello"}, []string{"/posts/hello"}, []string{"/posts", "/posts/bye"}, ""},
+		{"optional omitted: with and without the slash", "post", nil, []string{"/posts"}, []string{"/posts/hello"}, "/posts/"},
+		{"wildcard", "files", fiber.Map{"*": "docs/read me.md"}, []string{"/files/docs/read%20me.md"}, []string{"/files/docs"}, ""},
+		{"wildcard numbered", "files", fiber.Map{"*1": "a/b"}, []string{"/files/a/b"}, nil, ""},
+		{"wildcard omitted", "files", nil, []string{"/files/"}, []string{"/files/a/b"}, "/files"},
+		{"plus", "assets", fiber.Map{"+": "css/site.css"}, []string{"/assets/css/site.css"}, []string{"/assets/css"}, ""},
+		{"two wildcards", "two", fiber.Map{"*1": "x", "*2": "y/z"}, []string{"/two/x/and/y/z"}, nil, ""},
+		{"dash-separated params", "flight", fiber.Map{"from": "LAX", "to": "SFO"}, []string{"/flights/LAX-SFO"}, []string{"/flights/SFO-LAX"}, ""},
+		{"dot-separated params", "plant", fiber.Map{"genus": "prunus", "species": "persica"}, []string{"/plants/prunus.persica"}, nil, ""},
+		{"constraint", "order", fiber.Map{"id": 7}, []string{"/orders/7"}, []string{"/orders/8"}, ""},
+		{"constraints with data", "day", fiber.Map{"day": "2024-01-31", "n": 3}, []string{"/days/2024-01-31/3"}, nil, ""},
+		{"regex constraint", "code", fiber.Map{"code": "404"}, []string{"/codes/404"}, []string{"/codes/500"}, ""},
+		{"escaped colon", "price", fiber.Map{"id": 5}, []string{"/price:usd/5"}, nil, ""},
+		{"group name prefix", "api.item", fiber.Map{"id": 9}, []string{"/api/items/9"}, []string{"/api/items/10"}, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -248,7 +250,15 @@ func TestHelper_InvalidateRoute(t *testing.T) {
 					s.warm(u, lang)
 				}
 			}
+			if tc.alias != "" {
+				s.hit(fiber.MethodGet, tc.alias, "", "one entry for both")
+			}
 			require.NoError(t, s.helper(func(h *cache.CacheHelper) error { return h.InvalidateRoute(tc.route, tc.params) }))
+			if tc.alias != "" {
+				s.miss(fiber.MethodGet, tc.alias, "", "should be invalidated")
+				s.hit(fiber.MethodGet, tc.gone[0], "", "stored again by its alias")
+				tc.gone = tc.gone[1:]
+			}
 			for _, u := range tc.gone {
 				for _, lang := range invLangs(u) {
 					s.miss(fiber.MethodGet, u, lang, "should be invalidated")
@@ -272,12 +282,7 @@ func TestHelper_InvalidateRouteErrors(t *testing.T) {
 	}{
 		{"unknown name", "nope", nil, []string{`"nope"`, "Name("}},
 		{"empty name", "", nil, []string{"empty"}},
-		{"missing param", "user", nil, []string{`"id"`, `"user"`, "/users/:id"}},
-		{"missing param among others", "flight", fiber.Map{"from": "LAX"}, []string{`"to"`, `"flight"`}},
-		{"nil param", "user", fiber.Map{"id": nil}, []string{`"id"`}},
 		{"empty required param", "user", fiber.Map{"id": ""}, []string{`"id"`, "empty"}},
-		{"missing plus", "assets", nil, []string{`"+"`}},
-		{"missing constrained param", "order", fiber.Map{"ID2": 1}, []string{`"id"`}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -294,6 +299,54 @@ func TestHelper_InvalidateRouteErrors(t *testing.T) {
 				assert.Contains(t, err.Error(), w)
 			}
 		})
+	}
+}
+
+// With a required parameter missing, a route's URLs cannot be named one by
+// one: everything every cache of the process holds goes (one epoch per
+// store), this cache's and another route's alike.
+func TestHelper_InvalidateRouteMissingParamsInvalidatesEverything(t *testing.T) {
+	cases := []struct {
+		name   string
+		route  string
+		params fiber.Map
+	}{
+		{"missing param", "user", nil},
+		{"missing param among others", "flight", fiber.Map{"from": "LAX"}},
+		{"nil param", "user", fiber.Map{"id": nil}},
+		{"missing plus", "assets", nil},
+		{"missing constrained param", "order", fiber.Map{"ID2": 1}},
+	}
+	for _, tc := range cases {
+		for _, how := range []string{"helper", "cache"} {
+			t.Run(tc.name+"/"+how, func(t *testing.T) {
+				var other int
+				app2 := fiber.New() // another app, its own cache and in-process store
+				app2.Get("/elsewhere", cache.New(), func(c *fiber.Ctx) error {
+					other++
+					return c.SendString("elsewhere")
+				})
+				s := newInvSiteWith(t, invRoutes)
+				s.warm("/users/42", "en")
+				s.warm("/posts/hello", "")
+				s.warm("/files/a/b", "")
+				invDo(t, app2, fiber.MethodGet, "/elsewhere")
+				invDo(t, app2, fiber.MethodGet, "/elsewhere")
+				require.Equal(t, 1, other)
+				var err error
+				if how == "helper" {
+					err = s.helper(func(h *cache.CacheHelper) error { return h.InvalidateRoute(tc.route, tc.params) })
+				} else {
+					err = s.cache.InvalidateRoute(s.app, invBase, tc.route, tc.params)
+				}
+				require.NoError(t, err)
+				s.miss(fiber.MethodGet, "/users/42", "en")
+				s.miss(fiber.MethodGet, "/posts/hello", "")
+				s.miss(fiber.MethodGet, "/files/a/b", "")
+				invDo(t, app2, fiber.MethodGet, "/elsewhere")
+				assert.Equal(t, 2, other, "another cache of the process")
+			})
+		}
 	}
 }
 
@@ -344,14 +397,14 @@ func TestCache_InvalidateRoute(t *testing.T) {
 	s.warm("/users/42", "fr")
 	s.warm("/users/43", "en")
 	s.warm("/posts", "")
-	s.warm("/posts/", "")
+	s.hit(fiber.MethodGet, "/posts/", "", "one entry for the router's one path")
 	require.NoError(t, s.cache.InvalidateRoute(s.app, "http://example.com", "user", fiber.Map{"id": 42}))
 	s.miss(fiber.MethodGet, "/users/42", "en")
 	s.miss(fiber.MethodGet, "/users/42", "fr")
 	s.hit(fiber.MethodGet, "/users/43", "en")
 	require.NoError(t, s.cache.InvalidateRoute(s.app, "http://example.com/", "post", nil), "a trailing slash on the base")
-	s.miss(fiber.MethodGet, "/posts", "")
 	s.miss(fiber.MethodGet, "/posts/", "")
+	s.hit(fiber.MethodGet, "/posts", "")
 
 	err := s.cache.InvalidateRoute(s.app, "/", "user", fiber.Map{"id": 42})
 	require.Error(t, err)

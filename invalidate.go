@@ -116,6 +116,9 @@ func (m *Cache) invalidatePaths(c *fiber.Ctx, path []byte) {
 	}
 }
 
+// describeKey shows entry key material with its separators as " | ".
+func describeKey(k []byte) string { return strings.ReplaceAll(string(k), "\x00", " | ") }
+
 // describePath shows a path record's material as host + path.
 func describePath(p []byte) string {
 	parts := strings.SplitN(string(p), "\x00", 3)

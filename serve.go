@@ -129,12 +129,14 @@ func (m *Cache) lookup(r *request, c *fiber.Ctx) bool {
 	if m.g == nil {
 		_ = m.b.lookup(context.Background(), &r.k, h, r.app.rawHeaders, true, &r.res)
 		r.k.learnt = r.res.names
+		m.traceLookup(c, r, nil)
 		return true
 	}
 	ctx, cancel := m.g.ctx()
 	err := m.b.lookup(ctx, &r.k, h, r.app.rawHeaders, true, &r.res)
 	cancel()
 	r.k.learnt = r.res.names
+	m.traceLookup(c, r, err)
 	switch {
 	case err == nil:
 		return true
@@ -146,6 +148,20 @@ func (m *Cache) lookup(r *request, c *fiber.Ctx) bool {
 		m.g.failed("lookup", err)
 		return false
 	}
+}
+
+// traceLookup logs, at LevelTrace, the key material and what the storage
+// returned for it.
+func (m *Cache) traceLookup(c *fiber.Ctx, r *request, err error) {
+	if !m.log.enabled(LevelTrace) {
+		return
+	}
+	attrs := requestAttrs(c, slog.String("path_key", describePath(r.k.path())), slog.String("key", describeKey(r.k.full())),
+		slog.Any("vary", r.res.names), slog.Bool("path_created", r.res.created), slog.Bool("found", r.res.entry != nil))
+	if err != nil {
+		attrs = append(attrs, slog.String("error", err.Error()))
+	}
+	m.log.l.LogAttrs(c.UserContext(), LevelTrace, "storage_get", attrs...)
 }
 
 // bypass runs the rest of the chain without the cache.

@@ -1,0 +1,77 @@
+package cache
+
+import (
+	"net/http"
+	"regexp"
+	"testing"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// Issue 9: what clients are told (Cache-Control, Expires) apart from how
+// long the server keeps a response.
+
+func TestClientTTL(t *testing.T) {
+	maxAgeRE := regexp.MustCompile(`(?:^|[ ,])max-age=`)
+	cases := []struct {
+		name    string
+		opts    []Option
+		handler []func(c *fiber.Ctx)
+		cc      string        // Cache-Control clients get, on the miss and the hit
+		expires time.Duration // Expires from now; 0: not in the future
+	}{
+		{"no TTL: revalidate", nil, nil, "no-cache", 0},
+		{"client TTL 0", []Option{WithTTL(time.Hour), WithClientTTL(0)}, nil, "no-cache", 0},
+		{"client TTL", []Option{WithTTL(time.Hour), WithClientTTL(30 * time.Second)}, nil, "max-age=30", 30 * time.Second},
+		{"handler's smaller max-age", []Option{WithTTL(time.Hour)}, []func(*fiber.Ctx){header("Cache-Control", "max-age=10")}, "max-age=10", 10 * time.Second},
+		{"handler's smaller max-age beats the client TTL", []Option{WithTTL(time.Hour), WithClientTTL(30 * time.Second)},
+			[]func(*fiber.Ctx){header("Cache-Control", "public, max-age=10")}, "public, max-age=10", 10 * time.Second},
+		{"handler's larger max-age", []Option{WithTTL(time.Hour), WithClientTTL(30 * time.Second)},
+			[]func(*fiber.Ctx){header("Cache-Control", "max-age=600")}, "max-age=30", 30 * time.Second},
+		{"TTL alone", []Option{WithTTL(2 * time.Minute)}, nil, "max-age=120", 2 * time.Minute},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var k counter
+			app := fiber.New()
+			app.Use(New(tc.opts...))
+			app.Get("/x", k.handler("x", tc.handler...))
+			start := time.Now().Truncate(time.Second)
+			miss := do(t, app, "GET", "/x")
+			hit := do(t, app, "GET", "/x")
+			assert.Equal(t, 1, k.runs(), "the server serves from its store")
+			assert.Equal(t, "hit", hit.header.Get("X-Cache"))
+			for _, r := range []result{miss, hit} {
+				assert.Equal(t, tc.cc, r.header.Get("Cache-Control"))
+				exp, err := http.ParseTime(r.header.Get("Expires"))
+				if tc.expires == 0 {
+					assert.NotRegexp(t, maxAgeRE, r.header.Get("Cache-Control"))
+					assert.NotEmpty(t, r.header.Get("ETag"), "a validator to revalidate with")
+					if err == nil {
+						assert.False(t, exp.After(time.Now().Add(time.Second)), "no Expires in the future: %v", exp)
+					}
+					continue
+				}
+				require.NoError(t, err)
+				assert.WithinDuration(t, start.Add(tc.expires), exp, 2*time.Second)
+			}
+		})
+	}
+}
+
+// Clients told no-cache revalidate; the cache answers them from its store.
+func TestClientTTL_NoCacheClientsRevalidateAgainstTheStore(t *testing.T) {
+	var k counter
+	app := fiber.New()
+	app.Use(New(WithTTL(time.Hour), WithClientTTL(0)))
+	app.Get("/x", k.handler("x"))
+	etag := do(t, app, "GET", "/x").header.Get("ETag")
+	require.NotEmpty(t, etag)
+	r := do(t, app, "GET", "/x", "If-None-Match: "+etag)
+	assert.Equal(t, fiber.StatusNotModified, r.status)
+	assert.Equal(t, "no-cache", r.header.Get("Cache-Control"))
+	assert.Equal(t, 1, k.runs())
+}
