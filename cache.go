@@ -1,11 +1,9 @@
-// Package cache is fibercache: an HTTP response cache middleware for Fiber
-// v2. See doc.go for the whole story.
 package cache
 
 import (
-	"hash/maphash"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"log/slog"
 	"net/textproto"
 	"sync"
@@ -195,4 +193,3 @@ func requestAttrs(c *fiber.Ctx, extra ...slog.Attr) []slog.Attr {
 	}
 	return append(attrs, extra...)
 }
-

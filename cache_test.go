@@ -270,16 +270,18 @@ func TestKeyPrefixAndVersion(t *testing.T) {
 	do(t, app, "GET", "/x")
 	require.NotEmpty(t, s.keys())
 	// <prefix>v2:{<hash tag>}:p (path record), :n (Vary names), :e:<hash>
-	// (entry); every key of a path shares the tag (Redis Cluster slot).
-	keyRE := regexp.MustCompile(`^shop:v2:\{[0-9a-f]{24}\}:(p|n|e:[0-9a-f]{32})$`)
+	// (entry); every key of a path shares the tag (Redis Cluster slot);
+	// and one <prefix>v2:epoch for the namespace.
+	keyRE := regexp.MustCompile(`^shop:v2:(?:\{[0-9a-f]{24}\}:(p|n|e:[0-9a-f]{32})|(epoch))$`)
 	kinds := map[string]bool{}
 	for _, key := range s.keys() {
 		m := keyRE.FindStringSubmatch(key)
 		if assert.NotNil(t, m, key) {
-			kinds[m[1][:1]] = true
+			kinds[m[1]+m[2]] = true
 		}
 	}
-	assert.True(t, kinds["p"] && kinds["e"], "a path record and an entry: %v", s.keys())
+	assert.True(t, kinds["p"] && kinds["epoch"], "a path record, an entry and the epoch: %v", s.keys())
+	assert.Len(t, s.keys(), 3, "%v", s.keys())
 
 	// Two apps, one storage, two prefixes: neither sees the other's entries.
 	app2 := fiber.New()

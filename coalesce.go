@@ -65,24 +65,41 @@ func (fs *flights) seen(pathHash uint64) (int, uint64) {
 // landedSince reports whether a flight landed in slot since seen.
 func (fs *flights) landedSince(slot int, seen uint64) bool { return fs.landed[slot].Load() != seen }
 
-// join returns the flight for key and whether the caller leads it.
-func (fs *flights) join(key []byte) (*flight, bool) {
+// join returns the flight for key and whether the caller leads it. With
+// wait, a flight for key whose handler returned but whose store has not
+// landed yet is returned as landing instead (and no flight): the caller
+// waits for it to land and looks in the store again; it is not handed the
+// entry, having arrived after the leader's handler returned.
+func (fs *flights) join(key []byte, wait bool) (f *flight, leader bool, landing *flight) {
 	fs.init()
 	h := maphash.Bytes(fs.seed, key)
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	if f, ok := fs.calls[h]; ok {
-		if !f.closed && bytes.Equal(f.key, key) {
-			return f, false
-		}
-		if !f.closed {
+		same := bytes.Equal(f.key, key)
+		switch {
+		case same && !f.closed:
+			return f, false, nil
+		case same && wait:
+			return nil, false, f
+		case !f.closed:
 			// Another key with the same hash: run alone, uncoalesced.
-			return &flight{done: make(chan struct{})}, true
+			return &flight{done: make(chan struct{})}, true, nil
 		}
 	}
-	f := &flight{key: bytes.Clone(key), done: make(chan struct{})}
+	f = &flight{key: bytes.Clone(key), done: make(chan struct{})}
 	fs.calls[h] = f
-	return f, true
+	return f, true, nil
+}
+
+// landed waits for f to land, at most d.
+func (f *flight) landed(d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-f.done:
+	case <-t.C:
+	}
 }
 
 // close takes no more followers for f: its handler returned.

@@ -109,8 +109,10 @@ func StaleIfError(d time.Duration) Directive { return ccDelta(ccOpSet, ccStaleIf
 
 // NoCache adds no-cache: caches must revalidate the response with the
 // origin before every reuse. A qualified no-cache="..." on the response is
-// replaced by the unqualified form. cache.New does not store responses
-// carrying an unqualified no-cache.
+// replaced by the unqualified form. cache.New stores a no-cache response
+// only when it has a validator of its handler's (ETag or Last-Modified),
+// and then asks the handler, conditionally, on every use. To cache on the
+// server while browsers revalidate, use WithClientTTL(0) instead.
 func NoCache() Directive { return ccFlag(ccNoCache) }
 
 // NoStore adds no-store: no cache may keep any part of the response.

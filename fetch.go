@@ -145,6 +145,9 @@ func (m *Cache) run(c *fiber.Ctx, r *request, stale *entry.Entry, f *flight) (*e
 	resp := c.Response()
 	status := resp.StatusCode()
 	if (herr != nil || status >= 500) && stale != nil && m.staleIfError(stale, r.now, &rd, herr != nil) {
+		if herr == nil {
+			c.Locals(fwdStatusKey{}, status)
+		}
 		m.resetResponse(c, before)
 		return nil, nil, m.serveEntry(c, &r.rh, stale, r.now, outcomeStaleError, ReasonNone)
 	}

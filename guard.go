@@ -143,7 +143,20 @@ func (g *guard) close() {
 		close(g.stop)
 	}
 	g.wg.Wait()
-	if n := g.npend.Load(); n > 0 {
-		g.log.log(slog.LevelError, "invalidation_lost_at_close", slog.Int64("pending", n))
+	// One last try for each, then what cannot land is logged.
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for p := range g.pending {
+		ctx, cancel := g.ctx()
+		err := g.land(ctx, p)
+		cancel()
+		if err == nil {
+			delete(g.pending, p)
+			g.npend.Add(-1)
+		}
+	}
+	if n := len(g.pending); n > 0 {
+		g.log.log(slog.LevelError, "invalidation_lost_at_close", slog.Int("pending", n),
+			slog.String("detail", "the storage could not be reached; these paths may be served stale by other instances until their entries expire"))
 	}
 }

@@ -93,10 +93,15 @@ func (m *Cache) finishHit(c *fiber.Ctx, e *entry.Entry, now int64, o outcome, wh
 	var buf [20]byte
 	h.SetCanonical(strAge, strconv.AppendInt(buf[:0], age, 10))
 	m.setStatus(c, o, why, e, now)
+	// One of hit, stale, not_modified or miss per request: a miss was
+	// counted where the handler ran.
 	switch {
+	case o == outcomeMiss:
+	case o == outcomeRevalidated:
+		m.observe(EventMiss, ReasonNone)
 	case notModified:
 		m.observe(EventNotModified, ReasonNone)
-	case o == outcomeHit:
+	case o == outcomeHit || o == outcomeCollapsed:
 		m.observe(EventHit, ReasonNone)
 	case o == outcomeStale || o == outcomeStaleError:
 		m.observe(EventStale, ReasonNone)

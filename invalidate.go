@@ -19,6 +19,7 @@ import (
 // The safe OPTIONS and TRACE, CONNECT (a tunnel, not a write), error
 // statuses and handler errors invalidate nothing.
 func (m *Cache) passUnsafe(c *fiber.Ctx) error {
+	m.observe(EventBypass, ReasonMethod)
 	if err := c.Next(); err != nil {
 		return err
 	}

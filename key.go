@@ -3,8 +3,10 @@ package cache
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"slices"
+	"unsafe"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/valyala/fasthttp"
@@ -24,12 +26,12 @@ const keyVersion = "v2"
 // all three name the entry. An entry keeps its whole material and a hit
 // compares it, so a hash collision can never answer another request.
 type keys struct {
-	buf     []byte
-	pathLen int // end of the path part
-	baseLen int // end of the request part
-	pathHash uint64 // of the path part, with the cache's seed
-	names   []string // the names the entry material was last built with
-	learnt  []string // the names the lookup found learnt for the path
+	buf      []byte
+	pathLen  int      // end of the path part
+	baseLen  int      // end of the request part
+	pathHash uint64   // of the path part, with the cache's seed
+	names    []string // the names the entry material was last built with
+	learnt   []string // the names the lookup found learnt for the path
 }
 
 // path returns the material naming the path record.
@@ -53,19 +55,34 @@ func (k *keys) full() []byte { return k.buf }
 
 // build fills k for the request in c. It returns false when the request
 // must bypass the cache (an absolute-form target naming another host than
-// the Host header).
+// the Host header). rh must have scanned the request: the effective host
+// and the scheme are what c.Hostname() and c.Protocol() return, read from
+// rh's one pass instead of two more passes over the headers.
 func (m *Cache) buildKeys(c *fiber.Ctx, a *appInfo, rh *reqHeaders, k *keys) bool {
 	req := c.Request()
 	h := &req.Header
+	u := req.URI()
+	trusted := c.IsProxyTrusted()
 	b := append(k.buf[:0], keyVersion...)
 	b = append(b, 0)
-	b = appendLower(b, c.Hostname())
+	if hostname := rh.fwdHost; trusted && len(hostname) > 0 {
+		b = appendLower(b, hostname) // c.Hostname(): X-Forwarded-Host
+	} else {
+		b = appendLower(b, u.Host())
+	}
 	b = append(b, 0)
 	b = appendRoutedPath(b, c.Path(), a)
 	k.pathLen = len(b)
 
 	b = append(b, 0)
-	b = append(b, c.Protocol()...)
+	switch { // c.Protocol()
+	case c.Context().IsTLS():
+		b = append(b, "https"...)
+	case trusted && rh.scheme != nil:
+		b = append(b, rh.scheme...)
+	default:
+		b = append(b, "http"...)
+	}
 	b = append(b, 0)
 	host := h.Host()
 	b = appendLower(b, host)
@@ -75,7 +92,6 @@ func (m *Cache) buildKeys(c *fiber.Ctx, a *appInfo, rh *reqHeaders, k *keys) boo
 	// The request target's form: a handler reading c.OriginalURL() or the
 	// URI sees the scheme and host of an absolute-form target.
 	if uri := h.RequestURI(); len(uri) > 0 && uri[0] != '/' {
-		u := req.URI()
 		if len(host) > 0 && !bytes.EqualFold(u.Host(), host) {
 			k.buf = b
 			return false
@@ -84,7 +100,7 @@ func (m *Cache) buildKeys(c *fiber.Ctx, a *appInfo, rh *reqHeaders, k *keys) boo
 	} else {
 		b = append(b, 'O', 0)
 	}
-	b = m.appendQuery(b, req.URI().QueryString())
+	b = m.appendQuery(b, u.QueryString())
 	b = append(b, 0)
 	if m.cfg.keyFunc != nil {
 		b = m.cfg.keyFunc(c, b)
@@ -111,16 +127,53 @@ func appendRoutedPath(b []byte, p string, a *appInfo) []byte {
 	return appendLower(b, p)
 }
 
-// appendLower appends s in ASCII lower case.
+// appendLower appends s in ASCII lower case, eight bytes at a time, read
+// from s (lowering in place what append just wrote would stall on it).
 func appendLower[S ~string | ~[]byte](b []byte, s S) []byte {
-	start := len(b)
-	b = append(b, s...)
-	for i := start; i < len(b); i++ {
-		if c := b[i]; 'A' <= c && c <= 'Z' {
-			b[i] = c + 'a' - 'A'
+	var src []byte
+	switch v := any(s).(type) {
+	case string:
+		src = unsafe.Slice(unsafe.StringData(v), len(v))
+	case []byte:
+		src = v
+	default:
+		src = []byte(s)
+	}
+	n := len(b)
+	b = slices.Grow(b, len(src))[:n+len(src)]
+	d := b[n:]
+	i := 0
+	for ; i+8 <= len(src); i += 8 {
+		w := binary.LittleEndian.Uint64(src[i:])
+		binary.LittleEndian.PutUint64(d[i:], w|upperBits(w)>>2)
+	}
+	if i < len(src) && len(src) >= 8 {
+		// The last word, overlapping the one before.
+		w := binary.LittleEndian.Uint64(src[len(src)-8:])
+		binary.LittleEndian.PutUint64(d[len(src)-8:], w|upperBits(w)>>2)
+		return b
+	}
+	for ; i < len(src); i++ {
+		c := src[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
 		}
+		d[i] = c
 	}
 	return b
+}
+
+// upperBits has the high bit of each byte of w set where that byte is an
+// ASCII capital letter, and no other bit.
+func upperBits(w uint64) uint64 {
+	const (
+		ones = 0x0101010101010101
+		high = 0x8080808080808080
+	)
+	low7 := w &^ high
+	geA := low7 + (0x80-'A')*ones   // high bit: byte >= 'A'
+	gtZ := low7 + (0x80-'Z'-1)*ones // high bit: byte > 'Z'
+	return geA &^ gtZ &^ w & high
 }
 
 // appendQuery appends the query string q as the key sees it: without the
@@ -204,7 +257,13 @@ func globMatch(pattern string, name []byte) bool {
 // (RFC 9110 §5.3). Zero bytes inside values are dropped so they cannot
 // forge a separator. With fold, names are compared case-insensitively
 // (header normalizing disabled).
+//
+// Accept-Encoding is the exception: its value is the content coding the
+// request would be answered in (servedEncoding), not the header as sent.
 func appendRequestValues(b []byte, h *fasthttp.RequestHeader, name string, fold bool) []byte {
+	if name == "accept-encoding" {
+		return append(b, servedEncoding(h)...)
+	}
 	n := 0
 	add := func(v []byte) {
 		if n > 0 {

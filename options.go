@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"strings"
 	"fmt"
 	"log/slog"
 	"regexp"
@@ -180,15 +181,32 @@ type Rule struct {
 	Skip   bool           // true: matching requests are never cached
 }
 
-func (r *Rule) matchPath(path string) bool {
+// matchPath reports whether the rule matches path. Match entries are
+// compared as the app's router compares paths (a: case folded unless
+// CaseSensitive, trailing slashes ignored unless StrictRouting), so a rule
+// covers every request that shares its key; Regexp sees the path as sent.
+func (r *Rule) matchPath(path string, a *appInfo) bool {
 	if r.Regexp != nil {
 		return r.Regexp.MatchString(path)
 	}
 	if len(r.Match) == 0 {
 		return true
 	}
+	trim := func(p string) string {
+		if a.strict {
+			return p
+		}
+		for len(p) > 1 && p[len(p)-1] == '/' {
+			p = p[:len(p)-1]
+		}
+		return p
+	}
+	p := trim(path)
 	for _, m := range r.Match {
 		if m == "*" || m == path {
+			return true
+		}
+		if t := trim(m); t == p || !a.caseSensitive && strings.EqualFold(t, p) {
 			return true
 		}
 	}
@@ -208,10 +226,10 @@ func (r *Rule) matchStatus(status int) bool {
 }
 
 // ruleFor returns the first rule matching path and status, or nil.
-func (c *config) ruleFor(path string, status int) *Rule {
+func (c *config) ruleFor(path string, status int, a *appInfo) *Rule {
 	for i := range c.rules {
 		r := &c.rules[i]
-		if r.matchPath(path) && r.matchStatus(status) {
+		if r.matchPath(path, a) && r.matchStatus(status) {
 			return r
 		}
 	}
@@ -221,13 +239,13 @@ func (c *config) ruleFor(path string, status int) *Rule {
 // mayCache reports whether some response to path could be cached, so a
 // lookup is worth its cost. It is false when no rule can match the path, or
 // when the first rule that matches it whatever the status says Skip.
-func (c *config) mayCache(path string) bool {
+func (c *config) mayCache(path string, a *appInfo) bool {
 	if c.ttl == 0 {
 		return false
 	}
 	for i := range c.rules {
 		r := &c.rules[i]
-		if !r.matchPath(path) {
+		if !r.matchPath(path, a) {
 			continue
 		}
 		if !r.Skip {
@@ -280,7 +298,7 @@ func WithClientTTL(d time.Duration) Option {
 }
 
 // WithETag(false) stops the cache from giving stored responses that carry
-// no ETag one of its own. By default such a response gets a strong ETag
+// no ETag one of its own (app mode; the shared-cache mode never adds one). By default such a response gets a strong ETag
 // computed once, when it is stored, from its body (the hit path computes
 // nothing), so clients can revalidate and be answered 304 Not Modified.
 func WithETag(on bool) Option {

@@ -13,32 +13,32 @@ const (
 	// Why a request bypassed the cache (neither looked up nor stored).
 	ReasonMethod              // not GET or HEAD
 	ReasonNoRule              // no rule can match the path, or the matching rule says Skip
-	ReasonSkip                // the WithSkip predicate said so
+	ReasonSkip                // the WithNext predicate said so, or the cache is closed
 	ReasonPendingInvalidation // an invalidation of the path has not reached the storage yet
 	ReasonStoragePaused       // the storage failed recently and is left alone for a moment
 	ReasonRequestNoStore      // the request said no-store (shared-cache mode)
 	ReasonAbsoluteForm        // an absolute-form request target naming another host than Host
 
 	// Why a response was not stored.
-	ReasonStatus             // the status is not cacheable
-	ReasonRuleSkip           // the rule matching path and status says Skip
-	ReasonStreamedBody       // the body is a stream
-	ReasonBodyTooLarge       // the body is over WithMaxBodySize
-	ReasonVaryStar           // Vary: *
-	ReasonTooManyHeaders     // more headers, Vary names or header bytes than an entry may hold
-	ReasonSetCookie          // Set-Cookie in answer to a request without cookies
-	ReasonNoStore            // Cache-Control: no-store
-	ReasonPrivate            // Cache-Control: private
-	ReasonNoCache            // Cache-Control: no-cache without a validator to revalidate with
-	ReasonAuthorization      // an answer to Authorization the response does not allow to share
-	ReasonExpired            // a freshness lifetime of zero and nothing to revalidate with
-	ReasonInvalidated        // the path was invalidated while the handler ran
-	ReasonHandlerError       // the handler returned an error
-	ReasonStorageError       // the storage failed
-	ReasonNoFreshness        // shared-cache mode: no explicit freshness and nothing heuristic
-	ReasonMustUnderstand     // must-understand with a status the cache does not understand
-	ReasonRequestDirective   // the request's no-store (shared-cache mode)
-	ReasonTooSlow            // the handler ran longer than an invalidation is remembered
+	ReasonStatus           // the status is not cacheable
+	ReasonRuleSkip         // the rule matching path and status says Skip
+	ReasonStreamedBody     // the body is a stream
+	ReasonBodyTooLarge     // the body is over WithMaxBodySize
+	ReasonVaryStar         // Vary: *
+	ReasonTooManyHeaders   // more headers, Vary names or header bytes than an entry may hold
+	ReasonSetCookie        // Set-Cookie in answer to a request without cookies
+	ReasonNoStore          // Cache-Control: no-store
+	ReasonPrivate          // Cache-Control: private
+	ReasonNoCache          // Cache-Control: no-cache without a validator to revalidate with
+	ReasonAuthorization    // an answer to Authorization the response does not allow to share
+	ReasonExpired          // a freshness lifetime of zero and nothing to revalidate with
+	ReasonInvalidated      // the path was invalidated while the handler ran
+	ReasonHandlerError     // the handler returned an error
+	ReasonStorageError     // the storage failed
+	ReasonNoFreshness      // shared-cache mode: no explicit freshness and nothing heuristic
+	ReasonMustUnderstand   // must-understand with a status the cache does not understand
+	ReasonRequestDirective // the request's no-store (shared-cache mode)
+	ReasonTooSlow          // the handler ran longer than an invalidation is remembered
 	numReasons
 )
 

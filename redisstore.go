@@ -98,7 +98,12 @@ func (b *redisBackend) identity() any { return [2]any{b.storage, b.s.prefix} }
 // not know them yet (a restart, a new node).
 func (b *redisBackend) run(ctx context.Context, cmds func(p redis.Pipeliner)) ([]redis.Cmder, error) {
 	for attempt := 0; ; attempt++ {
-		res, err := b.c.Pipelined(ctx, func(p redis.Pipeliner) error { cmds(p); return nil })
+		// go-redis bounds a call by its own timeouts (seconds, retried),
+		// not by ctx, unless the client has ContextTimeoutEnabled, which
+		// gofiber/storage's does not: give up at ctx's deadline (call).
+		res, err := call(ctx, func() ([]redis.Cmder, error) {
+			return b.c.Pipelined(ctx, func(p redis.Pipeliner) error { cmds(p); return nil })
+		})
 		if err == nil || attempt > 0 || !redis.HasErrorPrefix(err, "NOSCRIPT") {
 			return res, err
 		}
@@ -120,17 +125,29 @@ func (b *redisBackend) lookup(ctx context.Context, k *keys, h *fasthttp.RequestH
 		createArg = "1"
 	}
 	var script *redis.Cmd
-	var epoch *redis.StringCmd
+	var epoch *redis.StatusCmd
+	// The epoch is created with a random value when absent, never read as
+	// 0: an evicted epoch then makes every entry unusable rather than
+	// bringing back those stored before the last bump.
+	newEpoch := binary.LittleEndian.AppendUint64(nil, memstore.NewGen())
 	_, err := b.run(ctx, func(p redis.Pipeliner) {
 		script = redisLookup.EvalSha(ctx, p, []string{sk.path, sk.entry}, newPath, pendingPathTTL.Milliseconds(), createArg)
-		epoch = p.Get(ctx, b.s.epochKey())
+		epoch = p.SetArgs(ctx, b.s.epochKey(), newEpoch, redis.SetArgs{Mode: "NX", Get: true})
 	})
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return err
 	}
-	if res.epoch, err = decodeEpoch(epoch); err != nil {
+	old, err := epoch.Result()
+	switch {
+	case errors.Is(err, redis.Nil):
+		old = string(newEpoch)
+	case err != nil:
 		return err
 	}
+	if len(old) != 8 {
+		return errors.New("fibercache: the epoch record is not 8 bytes; delete it")
+	}
+	res.epoch = binary.LittleEndian.Uint64([]byte(old))
 	vals, err := script.Slice()
 	if err != nil || len(vals) != 3 {
 		return errors.Join(errors.New("fibercache: unexpected reply from the lookup script"), err)
@@ -141,7 +158,18 @@ func (b *redisBackend) lookup(ctx context.Context, k *keys, h *fasthttp.RequestH
 	}
 	p, err := entry.DecodePath([]byte(pv))
 	if err != nil {
-		return err
+		if !create {
+			return err
+		}
+		// A record that does not decode is replaced as an absent one is
+		// created, with a fresh generation that no stored entry has; left
+		// there, it would keep the path from being cached for good.
+		if _, err := call(ctx, func() (string, error) { return b.c.Set(ctx, sk.path, newPath, pendingPathTTL).Result() }); err != nil {
+			return err
+		}
+		p, _ = entry.DecodePath(newPath)
+		res.gen, res.created = p.Gen, true
+		return nil
 	}
 	res.gen, res.names, res.created = p.Gen, p.Names, vals[2] == int64(1)
 	if res.created {
@@ -153,7 +181,7 @@ func (b *redisBackend) lookup(ctx context.Context, k *keys, h *fasthttp.RequestH
 		// again and read it.
 		b.names.Set(ph, p.Names)
 		sk = b.s.of(keysWith(k, h, p.Names, fold))
-		v, err := b.c.Get(ctx, sk.entry).Result()
+		v, err := call(ctx, func() (string, error) { return b.c.Get(ctx, sk.entry).Result() })
 		if err != nil && !errors.Is(err, redis.Nil) {
 			return err
 		}
@@ -164,7 +192,7 @@ func (b *redisBackend) lookup(ctx context.Context, k *keys, h *fasthttp.RequestH
 	}
 	e, err := entry.Decode([]byte(ev))
 	if err != nil {
-		b.c.Del(ctx, sk.entry)
+		_, _ = call(ctx, func() (int64, error) { return b.c.Del(ctx, sk.entry).Result() })
 		return err
 	}
 	res.entry = verified(e, k)
@@ -211,7 +239,8 @@ func (b *redisBackend) put(ctx context.Context, k *keys, e *entry.Entry, names [
 }
 
 func (b *redisBackend) drop(ctx context.Context, k *keys, _ *entry.Entry) error {
-	return b.c.Del(ctx, b.s.of(k).entry).Err()
+	_, err := call(ctx, func() (int64, error) { return b.c.Del(ctx, b.s.of(k).entry).Result() })
+	return err
 }
 
 func (b *redisBackend) invalidate(ctx context.Context, pathMaterial []byte) error {
@@ -224,6 +253,8 @@ func (b *redisBackend) invalidate(ctx context.Context, pathMaterial []byte) erro
 }
 
 func (b *redisBackend) bumpEpoch(ctx context.Context) error {
-	return b.c.Set(ctx, b.s.epochKey(), binary.LittleEndian.AppendUint64(nil, memstore.NewGen()), 0).Err()
+	_, err := call(ctx, func() (string, error) {
+		return b.c.Set(ctx, b.s.epochKey(), binary.LittleEndian.AppendUint64(nil, memstore.NewGen()), 0).Result()
+	})
+	return err
 }
-

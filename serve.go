@@ -56,13 +56,14 @@ func (m *Cache) serve(c *fiber.Ctx) error {
 	if m.cfg.next != nil && m.cfg.next(c) {
 		return m.bypass(c, ReasonSkip)
 	}
-	if !m.cfg.mayCache(c.Path()) {
+	a := m.appInfo(c.App())
+	if !m.cfg.mayCache(c.Path(), a) {
 		return m.bypass(c, ReasonNoRule)
 	}
 
 	r := requestPool.Get().(*request)
 	defer r.release()
-	r.head, r.app = head, m.appInfo(c.App())
+	r.head, r.app = head, a
 	r.now = m.requestTime(c)
 	r.rh.scan(h)
 	if !m.buildKeys(c, r.app, &r.rh, &r.k) {
@@ -181,7 +182,7 @@ func (m *Cache) gatewayTimeout(c *fiber.Ctx) error {
 	m.observe(EventMiss, ReasonNone)
 	c.Response().Reset()
 	c.Status(fiber.StatusGatewayTimeout)
-	m.setStatus(c, outcomeMiss, ReasonNone, nil, 0)
+	m.setStatus(c, outcomeMiss, ReasonRequestDirective, nil, 0)
 	return nil
 }
 

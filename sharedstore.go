@@ -114,10 +114,20 @@ func (b *storageBackend) readPath(ctx context.Context, key string) (*entry.Path,
 	return entry.DecodePath(v)
 }
 
-func (b *storageBackend) epoch(ctx context.Context) (uint64, error) {
+// epoch reads the namespace epoch; with create, an absent one is written
+// with a random value first, so that it is never read as 0 (an evicted
+// epoch then invalidates everything instead of reviving entries).
+func (b *storageBackend) epoch(ctx context.Context, create bool) (uint64, error) {
 	v, err := b.c.get(ctx, b.s.epochKey())
-	if err != nil || len(v) == 0 {
+	if err != nil {
 		return 0, err
+	}
+	if len(v) == 0 {
+		if !create {
+			return 0, nil
+		}
+		g := memstore.NewGen()
+		return g, b.c.set(ctx, b.s.epochKey(), binary.LittleEndian.AppendUint64(nil, g), 0)
 	}
 	if len(v) != 8 {
 		return 0, fmt.Errorf("%w: bad epoch record", errCorrupt)
@@ -137,10 +147,10 @@ func (b *storageBackend) lookup(ctx context.Context, k *keys, h *fasthttp.Reques
 	}
 	sk := b.s.of(keysWith(k, h, res.names, fold))
 	p, err := b.readPath(ctx, sk.path)
-	if err != nil {
+	if err != nil && !isCorrupt(err) {
 		return err
 	}
-	if p == nil {
+	if p == nil { // absent, or not decoding: (re)written with a fresh generation
 		if !create {
 			return nil
 		}
@@ -151,7 +161,7 @@ func (b *storageBackend) lookup(ctx context.Context, k *keys, h *fasthttp.Reques
 		res.created = true
 	}
 	res.gen = p.Gen
-	if res.epoch, err = b.epoch(ctx); err != nil {
+	if res.epoch, err = b.epoch(ctx, true); err != nil {
 		return err
 	}
 	if res.created {
@@ -203,7 +213,7 @@ func (b *storageBackend) put(ctx context.Context, k *keys, e *entry.Entry, names
 	if err != nil || p == nil || p.Gen != e.Gen {
 		return false, err
 	}
-	ep, err := b.epoch(ctx)
+	ep, err := b.epoch(ctx, false)
 	return err == nil && ep == e.Epoch, err
 }
 

@@ -7,6 +7,10 @@ import (
 	"github.com/gofiber/fiber/v2"
 )
 
+// fwdStatusKey holds, in Locals, the status of the failed handler run a
+// stale response answered in place of (0: the handler returned an error).
+type fwdStatusKey struct{}
+
 // outcome is what happened to a request, as the cache headers tell it.
 type outcome uint8
 
@@ -54,8 +58,11 @@ func (m *Cache) setStatus(c *fiber.Ctx, o outcome, why Reason, e *entry.Entry, n
 			b = append(b, "; detail=stale"...)
 		}
 	case outcomeStaleError:
-		b = append(b, "; fwd=stale; fwd-status="...)
-		b = strconv.AppendInt(b, int64(c.Response().StatusCode()), 10)
+		b = append(b, "; fwd=stale"...)
+		if s, ok := c.Locals(fwdStatusKey{}).(int); ok && s > 0 {
+			b = append(b, "; fwd-status="...)
+			b = strconv.AppendInt(b, int64(s), 10)
+		}
 		b = append(b, "; ttl="...)
 		b = strconv.AppendInt(b, ttlSeconds(e, now), 10)
 		b = append(b, "; detail=stale-if-error"...)

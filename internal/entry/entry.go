@@ -4,7 +4,10 @@
 // the in-process default. It holds no caching policy.
 package entry
 
-import "math"
+import (
+	"bytes"
+	"math"
+)
 
 // Forever is the time (Unix nanoseconds) of an entry that never goes stale
 // or may be kept forever.
@@ -20,8 +23,20 @@ type Header struct {
 }
 
 // MarkFirst sets First on the first occurrence of every name in hs, in
-// time linear in len(hs).
+// time linear in len(hs) (without allocating for a few headers).
 func MarkFirst(hs []Header) {
+	if len(hs) <= 16 {
+		for i := range hs {
+			hs[i].First = true
+			for j := range i {
+				if bytes.Equal(hs[j].Key, hs[i].Key) {
+					hs[i].First = false
+					break
+				}
+			}
+		}
+		return
+	}
 	seen := make(map[string]struct{}, len(hs))
 	for i := range hs {
 		k := string(hs[i].Key)
@@ -33,11 +48,11 @@ func MarkFirst(hs []Header) {
 
 // Flags of an Entry.
 const (
-	FlagHead           uint8 = 1 << iota // stored from a HEAD request: never answers a GET
-	FlagMustRevalidate                   // once stale, never served without revalidation
-	FlagNoCache                          // always revalidated before use (no-cache)
-	FlagAutoETag                         // the ETag was computed by the cache, not sent by the handler
-	FlagProxyRevalidate                  // proxy-revalidate (or s-maxage): never served stale by a shared cache
+	FlagHead            uint8 = 1 << iota // stored from a HEAD request: never answers a GET
+	FlagMustRevalidate                    // once stale, never served without revalidation
+	FlagNoCache                           // always revalidated before use (no-cache)
+	FlagAutoETag                          // the ETag was computed by the cache, not sent by the handler
+	FlagProxyRevalidate                   // proxy-revalidate (or s-maxage): never served stale by a shared cache
 )
 
 // Entry is one stored response.

@@ -7,9 +7,9 @@ package memstore
 
 import (
 	"bytes"
-	"math/rand/v2"
 	"fmt"
 	"hash/maphash"
+	"math/rand/v2"
 	"slices"
 	"sync/atomic"
 
@@ -46,14 +46,24 @@ func (p *Path) AddNames(names []string) {
 		if old != nil {
 			cur = *old
 		}
-		u := union(cur, names)
-		if len(u) == len(cur) {
-			return
+		if subset(names, cur) {
+			return // the usual case: nothing new, nothing allocated
 		}
+		u := union(cur, names)
 		if p.names.CompareAndSwap(old, &u) {
 			return
 		}
 	}
+}
+
+// subset reports whether every name of a is in b.
+func subset(a, b []string) bool {
+	for _, n := range a {
+		if !slices.Contains(b, n) {
+			return false
+		}
+	}
+	return true
 }
 
 func union(a, b []string) []string {
@@ -94,7 +104,9 @@ func New(maxBytes int, seed maphash.Seed) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("fibercache: in-process store: %w", err)
 	}
-	return &Store{c: c, seed: seed}, nil
+	s := &Store{c: c, seed: seed}
+	s.epoch.Store(NewGen()) // never 0, like the storages' epochs
+	return s, nil
 }
 
 // NewGen returns a fresh random generation, never 0: 64 bits from the

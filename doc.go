@@ -1,0 +1,208 @@
+/*
+Package cache is fibercache, an HTTP response cache middleware for Fiber v2.
+It answers repeated GET and HEAD requests from a store without running the
+handler, and drops what it stored when the data changes. It is a Go port of
+the design of the Python starlette-caches and of Django's cache middleware.
+
+	app := fiber.New()
+	app.Use(cache.New(cache.WithTTL(time.Minute)))
+
+New returns the middleware. Put it in front of the whole app (app.Use), of
+a group (app.Group("/api", cache.New(...))) or of one route
+(app.Get("/x", cache.New(...), h)). NewCache builds a *Cache: its Handler
+is the same middleware, and its InvalidateURL and InvalidateRoute methods
+work outside requests, from a background job for example. Close stops what
+NewCache started. Only one cache middleware may handle a request. When two
+do (an app-wide one plus one on the route, say), the request fails with an
+error that wraps ErrDuplicateCaching.
+
+# What is looked up and stored
+
+Only GET and HEAD requests are looked up. A HEAD may be answered from a
+stored GET; a stored HEAD never answers a GET. Other methods pass through
+(see Invalidation). A GET or HEAD is not looked up (a bypass) when WithNext
+says so, when no rule of WithRules can match its path, while the storage is
+failing, and after Close; the Cache-Status header names the reason.
+
+A response is stored when all of these hold:
+  - its status is cacheable by default (RFC 9110 §15.1: 200, 203, 204,
+    300, 301, 308, 404, 405, 410, 414, 501) and a rule allows it. A 206 is
+    never stored: ranges are answered from a stored 200. In shared mode
+    302, 303 and 307 are stored too when they carry a lifetime;
+  - it has no no-store, no private (qualified or not), no Vary: *, and its
+    no-cache, if any, comes with a validator (an ETag or Last-Modified of
+    the handler's);
+  - it does not set a cookie (Set-Cookie) in answer to a request that
+    carried none;
+  - the request had no Authorization header, or the response says public,
+    s-maxage or must-revalidate (RFC 9111 §3.5);
+  - the handler returned no error, the body is not a stream and is at most
+    WithMaxBodySize, and it has at most 128 headers, 64 KiB of header bytes
+    and 16 Vary names.
+
+A stored entry never holds Set-Cookie, hop-by-hop headers (Connection and
+what it names, Keep-Alive, Transfer-Encoding, ...), Content-Length, Date,
+Age, Cache-Status, the WithCacheHeader header, or headers that middleware in
+front of the cache had set before the handler ran (that middleware sets
+them again on hits). A hit copies the stored body into the response, so
+whatever outer middleware does to a response never changes the entry.
+
+Identical requests that miss at the same time are coalesced: one runs the
+handler, the others wait for it (at most WithCoalesceWait) and are served
+what it stored. When it stores nothing, each runs the handler itself.
+
+# Keys
+
+The key has three parts:
+  - the path part: the host the handler sees (c.Hostname(), which is
+    X-Forwarded-Host when Fiber trusts the proxy, as it does by default)
+    and the path as the app's router matches it: case folded unless
+    CaseSensitive, trailing slashes dropped unless StrictRouting, decoded
+    with UnescapePath. So /Users/42/ and /users/42 share an entry when the
+    router serves them with one route;
+  - the request part: the scheme, the raw Host header, the raw
+    X-Forwarded-Host, whether the target was in absolute form, the query
+    string (as sent, or trimmed by WithQueryIgnore and sorted by
+    WithQuerySort) and what WithKeyFunc appends;
+  - the Vary part: the request's values of every header the path's
+    responses vary on. The names are learnt per path, as the union of every
+    Vary seen on it. Accept-Encoding is keyed by the coding Fiber's
+    compress middleware would answer with (br, gzip, deflate or identity),
+    not by its spelling.
+
+A request whose absolute-form target names another host than its Host
+header is not looked up. An entry stores its whole key and a hit compares
+it, so a hash collision never serves another request.
+
+Cookies are not part of the key, as in Django. A handler whose answer
+depends on who asks must say so: Vary: Cookie (one entry per cookie
+header), or Cache-Control: private (never stored; see Control). A response
+to a request with Authorization is stored only when it says public,
+s-maxage or must-revalidate, and is then served to every client whatever
+their Authorization: say so only of answers that are the same for all.
+
+# App mode and shared mode
+
+By default the cache works in app mode, for your own handlers:
+  - freshness is WithTTL (or the matching Rule's TTL), lowered by the
+    response's s-maxage, max-age or Expires. Without WithTTL, a response
+    that gives no lifetime of its own stays fresh until it is invalidated
+    or evicted;
+  - the response's Cache-Control and Expires are rewritten for browsers and
+    CDNs: max-age is WithClientTTL, else the TTL, or the handler's own
+    max-age when smaller. When that lifetime is 0 (the default without
+    WithTTL), clients are told no-cache, with an ETag, and the cache then
+    answers their revalidations with 304 from its store. So without WithTTL
+    no lifetime is advertised that an invalidation could not take back;
+  - a stored 200 without an ETag gets one, computed from the body when it
+    is stored (WithETag(false) turns this off);
+  - the request's Cache-Control and Pragma are ignored, so one client's
+    reload cannot make every request run the handler.
+
+WithSharedCache makes it an RFC 9111 shared cache, for gateways (Fiber's
+proxy middleware behind it). Freshness comes from the upstream's headers
+(s-maxage, max-age, Expires, else 10% of the time since Last-Modified, at
+most a day), capped by WithTTL. The upstream's Cache-Control and Expires
+are passed on as they are, Age is corrected, and the request's
+Cache-Control (max-age, max-stale, min-fresh, no-cache, no-store,
+only-if-cached) and Pragma: no-cache are honoured.
+
+# Conditional requests and ranges
+
+A request whose If-None-Match (weak comparison) or If-Modified-Since
+matches a stored 200 gets a 304 from the store. A GET with a single byte
+range gets a 206 (or a 416) cut from a stored 200, If-Range honoured;
+several ranges get the whole 200. On a miss
+the handler never sees the client's validators or Range: it is asked for
+the whole representation, and the cache answers the client's condition or
+range from it.
+
+# Stale responses
+
+A response with stale-while-revalidate is served stale for that window,
+at once, while one background request (through the app's whole chain)
+refreshes it. One with stale-if-error is served stale for that window in
+place of a handler error or a 5xx. WithGrace gives both windows to
+responses that name none. must-revalidate forbids both. A stale entry
+with an ETag or Last-Modified of its handler's is revalidated: the handler
+sees If-None-Match or If-Modified-Since, and a 304 refreshes the stored
+entry. A no-cache response that was stored is revalidated that way on
+every use.
+
+# Invalidation
+
+A POST, PUT, PATCH, DELETE, or any other method but GET, HEAD, OPTIONS,
+TRACE and CONNECT, answered 2xx or 3xx, invalidates its path, and the
+paths of its Location and Content-Location on the same host. The request
+must pass through a cache middleware (any one: see below); WithNext does
+not stop it. Invalidating a path makes every stored response of it
+unusable: every query string, every Vary variant, GET and HEAD, both
+schemes. It reaches every cache of the process (a cache on another route
+has its own in-process store) and every instance sharing the storage, in
+a constant number of storage operations whatever the number of variants.
+Once an invalidation has returned, no response computed before it is
+served, even by a handler that was still running when it was made; one
+that could not reach the storage is pending (see Storage failures).
+
+Inside a handler, Helper(c) returns a CacheHelper whose InvalidateURL
+("/users" or a full URL) and InvalidateRoute (a route name and its
+parameters) do the same; outside requests, use the *Cache of NewCache.
+InvalidateRoute with parameters missing cannot name the route's URLs: it
+invalidates everything every cache of the process holds, on every instance
+sharing their storages.
+
+# Storage failures
+
+WithStorage takes any fiber.Storage; github.com/gofiber/storage/redis/v3
+is driven through its Redis client, a hit in one round trip. Every storage
+call is bounded by WithStorageTimeout (50 ms). A failure or a timeout is
+logged, and the storage is left alone for WithStoragePause (1 s): requests
+are served by the handler, as without a cache. A stored value that does not
+decode is never served. An invalidation that cannot reach the storage is kept
+and retried until it lands; until then, that path is not served from the
+cache on this instance. The in-process store cannot fail.
+
+A fiber.Storage with *WithContext methods (gofiber/storage's have them) is
+called through them, and must honour their context for that bound; one
+without them, and Redis through its client, are bounded by the cache
+itself.
+
+# Headers the cache writes
+
+X-Cache (WithCacheHeader) says "hit" when the body came from the store
+(a hit, a 304 or a range from it, a coalesced wait, a revalidation the
+handler confirmed with 304) and "miss" when the handler's response was
+stored; other responses carry none.
+Cache-Status (RFC 9211, WithCacheStatus) says what happened and why:
+
+	fibercache; hit; ttl=42
+	fibercache; fwd=uri-miss; stored
+	fibercache; fwd=uri-miss; detail=private
+	fibercache; fwd=bypass; detail=no_rule
+
+The details are Reason names. Every header the cache reads is matched
+case-insensitively, DisableHeaderNormalizing included (Accept-Encoding is
+read as Fiber's compress middleware reads it).
+
+# Logs and metrics
+
+WithLogger takes a *slog.Logger: cache_lookup HIT, cache_lookup MISS,
+store_in_cache and invalidate at Debug; cache_bypass and
+response_not_cachable (with the reason), storage_get (the key) and
+storage_set at LevelTrace; storage_error and invalidation_pending at
+Warn. What varies is in attributes: a request's
+logs carry method, url and, when Fiber's requestid middleware ran in front
+of the cache, request_id. Without WithLogger the cache is silent, unless
+FIBER_CACHES_LOG_LEVEL is debug or trace.
+
+WithObserver is told of every Event and Reason; the cacheprom package
+turns them into Prometheus metrics.
+
+# Close
+
+Close waits (a few seconds at most) for background refreshes, stops
+retrying pending invalidations and logs how many never landed
+(invalidation_lost_at_close), and empties the in-process store. The middleware keeps working after
+Close, without caching. Tie it to the app with app.Hooks().OnShutdown.
+*/
+package cache

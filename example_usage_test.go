@@ -1,0 +1,181 @@
+package cache_test
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/fiber-caches/cache"
+)
+
+// usageDo sends one request through app and returns the response and its
+// body. Extra headers come as name, value pairs.
+func usageDo(app *fiber.App, method, target, body string, header ...string) (*http.Response, string) {
+	req := httptest.NewRequest(method, target, strings.NewReader(body))
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := app.Test(req, -1)
+	if err != nil {
+		panic(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		panic(err)
+	}
+	return resp, string(b)
+}
+
+// The whole app behind one cache, with the defaults: no TTL, so entries
+// stay until invalidated, and clients are told to revalidate (no-cache
+// plus an ETag), which the cache answers with a 304 from its store.
+func ExampleNew() {
+	app := fiber.New()
+	app.Use(cache.New())
+
+	runs := 0
+	app.Get("/hello", func(c *fiber.Ctx) error {
+		runs++
+		return c.SendString("hello")
+	})
+
+	for range 2 {
+		resp, body := usageDo(app, fiber.MethodGet, "/hello", "")
+		fmt.Printf("%s %q X-Cache=%s Cache-Control=%s\n", resp.Status, body,
+			resp.Header.Get("X-Cache"), resp.Header.Get(fiber.HeaderCacheControl))
+	}
+
+	// The browser revalidates with the ETag it was given.
+	resp, _ := usageDo(app, fiber.MethodGet, "/hello", "")
+	etag := resp.Header.Get(fiber.HeaderETag)
+	resp, body := usageDo(app, fiber.MethodGet, "/hello", "", fiber.HeaderIfNoneMatch, etag)
+	fmt.Printf("%s %q X-Cache=%s\n", resp.Status, body, resp.Header.Get("X-Cache"))
+	fmt.Println("handler runs:", runs)
+	// Output:
+	// 200 OK "hello" X-Cache=miss Cache-Control=no-cache
+	// 200 OK "hello" X-Cache=hit Cache-Control=no-cache
+	// 304 Not Modified "" X-Cache=hit
+	// handler runs: 1
+}
+
+// A group behind a cache with a TTL: a successful POST to a path
+// invalidates what is stored for it, every query string included.
+func ExampleNew_group() {
+	app := fiber.New()
+	items := []string{"apple"}
+
+	api := app.Group("/api", cache.New(cache.WithTTL(time.Minute)))
+	api.Get("/items", func(c *fiber.Ctx) error {
+		return c.SendString(fmt.Sprint(items))
+	})
+	api.Post("/items", func(c *fiber.Ctx) error {
+		items = append(items, string(c.Body()))
+		return c.SendStatus(fiber.StatusCreated)
+	})
+
+	show := func(method, target, send string) {
+		resp, body := usageDo(app, method, target, send)
+		fmt.Printf("%s %s: %d %s X-Cache=%s Cache-Control=%s\n", method, target,
+			resp.StatusCode, body, resp.Header.Get("X-Cache"), resp.Header.Get(fiber.HeaderCacheControl))
+	}
+	show(fiber.MethodGet, "/api/items", "")
+	show(fiber.MethodGet, "/api/items?page=1", "")
+	show(fiber.MethodGet, "/api/items", "")
+	show(fiber.MethodPost, "/api/items", "pear")
+	show(fiber.MethodGet, "/api/items", "")
+	show(fiber.MethodGet, "/api/items?page=1", "")
+	// Output:
+	// GET /api/items: 200 [apple] X-Cache=miss Cache-Control=max-age=60
+	// GET /api/items?page=1: 200 [apple] X-Cache=miss Cache-Control=max-age=60
+	// GET /api/items: 200 [apple] X-Cache=hit Cache-Control=max-age=60
+	// POST /api/items: 201 Created X-Cache= Cache-Control=
+	// GET /api/items: 200 [apple pear] X-Cache=miss Cache-Control=max-age=60
+	// GET /api/items?page=1: 200 [apple pear] X-Cache=miss Cache-Control=max-age=60
+}
+
+// Routes under an app-wide cache: Control shortens what one route
+// advertises (and how long it is kept), Never keeps another out of every
+// cache.
+func ExampleControl_route() {
+	app := fiber.New()
+	app.Use(cache.New(cache.WithTTL(2 * time.Minute)))
+
+	var prices, account int
+	app.Get("/prices", cache.Control(cache.MaxAge(30*time.Second)), func(c *fiber.Ctx) error {
+		prices++
+		return c.SendString("prices")
+	})
+	app.Get("/account", cache.Never(), func(c *fiber.Ctx) error {
+		account++
+		return c.SendString("account")
+	})
+
+	for _, path := range []string{"/prices", "/prices", "/account", "/account"} {
+		resp, _ := usageDo(app, fiber.MethodGet, path, "")
+		fmt.Printf("%s: X-Cache=%q Cache-Control=%s\n", path,
+			resp.Header.Get("X-Cache"), resp.Header.Get(fiber.HeaderCacheControl))
+	}
+	fmt.Println("handler runs:", prices, account)
+	// Output:
+	// /prices: X-Cache="miss" Cache-Control=max-age=30
+	// /prices: X-Cache="hit" Cache-Control=max-age=30
+	// /account: X-Cache="" Cache-Control=max-age=0, no-cache, no-store, must-revalidate, private
+	// /account: X-Cache="" Cache-Control=max-age=0, no-cache, no-store, must-revalidate, private
+	// handler runs: 1 2
+}
+
+// A handler that changes data invalidates, through Helper, the other
+// pages that show it. Its own path is invalidated automatically.
+func ExampleHelper() {
+	app := fiber.New()
+	app.Use(cache.New(cache.WithTTL(time.Minute)))
+
+	names := map[string]string{"42": "Ada"}
+	app.Get("/users", func(c *fiber.Ctx) error {
+		return c.SendString("users: " + names["42"])
+	}).Name("users")
+	app.Get("/users/:id", func(c *fiber.Ctx) error {
+		return c.SendString("user: " + names[c.Params("id")])
+	}).Name("user")
+	app.Put("/users/:id", func(c *fiber.Ctx) error {
+		names[strings.Clone(c.Params("id"))] = string(c.Body()) // Fiber's strings alias the request: copy what you keep
+		h, err := cache.Helper(c)
+		if err != nil {
+			return err // no cache middleware in front of this handler
+		}
+		// PUT /users/42 invalidates GET /users/42 by itself; the list
+		// shows the name too.
+		if err := h.InvalidateRoute("users", nil); err != nil {
+			return err
+		}
+		return c.SendStatus(fiber.StatusNoContent)
+	})
+
+	get := func(target string) {
+		resp, body := usageDo(app, fiber.MethodGet, target, "")
+		fmt.Printf("%s X-Cache=%s\n", body, resp.Header.Get("X-Cache"))
+	}
+	get("/users")
+	get("/users/42")
+	get("/users")
+	get("/users/42")
+
+	resp, _ := usageDo(app, fiber.MethodPut, "/users/42", "Grace")
+	fmt.Println("PUT:", resp.StatusCode)
+	get("/users")
+	get("/users/42")
+	// Output:
+	// users: Ada X-Cache=miss
+	// user: Ada X-Cache=miss
+	// users: Ada X-Cache=hit
+	// user: Ada X-Cache=hit
+	// PUT: 204
+	// users: Grace X-Cache=miss
+	// user: Grace X-Cache=miss
+}
