@@ -125,7 +125,7 @@ func (m *Cache) admit(c *fiber.Ctx, r *request, before []byte, now int64, raw bo
 	if status == fasthttp.StatusPartialContent {
 		return nil, nil, ReasonStatus // ranges are answered from full responses
 	}
-	rule := m.cfg.ruleFor(c.Path(), status)
+	rule := m.cfg.ruleFor(c.Path(), status, r.app)
 	switch {
 	case rule == nil:
 		return nil, nil, ReasonNoRule
