@@ -1,6 +1,7 @@
 package cache_test
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"strconv"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/storage/redis/v3"
+	goredis "github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
 	"github.com/fiber-caches/cache"
@@ -57,9 +59,8 @@ func (s *invRedisStorage) Reset() error {
 
 // newInvRedisSites returns two app instances, A and B, each with its own
 // cache and Redis client, on one Redis and one key prefix.
-func newInvRedisSites(t *testing.T, extra func(*invSite)) (a, b *invSite) {
+func newInvRedisSites(t *testing.T, prefix string, extra func(*invSite)) (a, b *invSite) {
 	t.Helper()
-	prefix := invPrefix(t)
 	site := func() *invSite {
 		return newInvSiteWith(t, extra, cache.WithStorage(newInvRedis(t)), cache.WithKeyPrefix(prefix), cache.WithTTL(time.Minute))
 	}
@@ -95,9 +96,10 @@ func TestRedisInvalidate_TwoInstances(t *testing.T) {
 			require.NoError(t, b.cache.InvalidateRoute(b.app, "http://example.com", "user", fiber.Map{"id": "42"}))
 		},
 	}
+	prefixes := invRedisPrefixes(t) // the fast path writes through scripts: delete by prefix
 	for name, invalidate := range ways {
 		t.Run(name, func(t *testing.T) {
-			a, b := newInvRedisSites(t, nil)
+			a, b := newInvRedisSites(t, prefixes(), nil)
 			for _, lang := range []string{"en", "fr"} {
 				a.warm("/users/42", lang)
 				// B shares the storage: it answers from what A stored.
@@ -121,99 +123,144 @@ func TestRedisInvalidate_TwoInstances(t *testing.T) {
 	}
 }
 
-// TestRedisInvalidate_DefaultStoreIsPerInstance documents why several
-// instances need a shared storage: with the default in-process store, an
-// invalidation on B leaves A's copy alone.
-func TestRedisInvalidate_DefaultStoreIsPerInstance(t *testing.T) {
+// TestRedisInvalidate_DefaultStoreIsPerProcess: the default in-process
+// store is the process's. An invalidation through one cache reaches what
+// every other cache of the process stored (two instances of a service, in
+// two processes, need a shared storage for that: TwoInstances above).
+func TestRedisInvalidate_DefaultStoreIsPerProcess(t *testing.T) {
 	a, b := newInvSite(t), newInvSite(t)
 	a.warm("/users/42", "en")
 	b.warm("/users/42", "en")
 	require.NoError(t, b.cache.InvalidateURL("http://example.com/users/42"))
 	b.miss(fiber.MethodGet, "/users/42", "en")
-	a.hit(fiber.MethodGet, "/users/42", "en", "A keeps its own copy")
+	a.miss(fiber.MethodGet, "/users/42", "en", "A's copy goes too")
 }
 
 func TestRedisInvalidate_ConstantStorageOps(t *testing.T) {
 	invConstantOps(t, func(t *testing.T) fiber.Storage { return newInvRedis(t) })
 }
 
-// TestRedisInvalidate_RaceWhileHandlerRuns: A's handler is running when B
-// invalidates; A must not keep what the handler computed.
-func TestRedisInvalidate_RaceWhileHandlerRuns(t *testing.T) {
-	for _, vary := range []bool{false, true} {
-		t.Run(fmt.Sprintf("vary=%v", vary), func(t *testing.T) {
-			prefix := invPrefix(t)
-			a := newInvRaceApp(vary, cache.WithStorage(newInvRedis(t)), cache.WithKeyPrefix(prefix), cache.WithTTL(time.Minute))
-			b := cache.NewCache(cache.WithStorage(newInvRedis(t)), cache.WithKeyPrefix(prefix), cache.WithTTL(time.Minute))
-			if vary {
-				invDo(t, a.app, fiber.MethodGet, "/r", fiber.HeaderAcceptLanguage, "fr")
-			}
-			a.hold.Store(true)
-			res := invGo(a.app, "en")
-			<-a.started
-			a.version.Add(1)
-			require.NoError(t, b.InvalidateURL(invBase+"/r"))
-			close(a.release)
-			require.Equal(t, a.body(0, "en"), <-res)
-			a.after(t, "en")
-			if vary {
-				a.after(t, "fr")
-			}
-		})
+// --- races on Redis (see the races section of invalidate_test.go) -------------
+
+// invRedisTap is a go-redis hook that runs f before and after each round
+// trip of the client it is added to (not the commands that set up a
+// connection).
+type invRedisTap struct {
+	f atomic.Pointer[func(after bool)]
+}
+
+func (h *invRedisTap) DialHook(next goredis.DialHook) goredis.DialHook { return next }
+
+func (h *invRedisTap) run(cmds []goredis.Cmder, next func() error) error {
+	f := h.f.Load()
+	if f == nil || invRedisSetup(cmds) {
+		return next()
+	}
+	(*f)(false)
+	err := next()
+	(*f)(true)
+	return err
+}
+
+func (h *invRedisTap) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
+	return func(ctx context.Context, cmd goredis.Cmder) error {
+		return h.run([]goredis.Cmder{cmd}, func() error { return next(ctx, cmd) })
 	}
 }
 
-// TestRedisInvalidate_RaceWhileSetDelayed: A's Set of the response is held
-// (before it reaches Redis, or after, before A checks the generation) while
-// B invalidates.
-func TestRedisInvalidate_RaceWhileSetDelayed(t *testing.T) {
-	for _, when := range []string{"before", "after"} {
-		for _, vary := range []bool{false, true} {
-			t.Run(fmt.Sprintf("%s/vary=%v", when, vary), func(t *testing.T) {
-				prefix := invPrefix(t)
-				spy := &invSpyStorage{Storage: newInvRedis(t)}
-				a := newInvRaceApp(vary, cache.WithStorage(spy), cache.WithKeyPrefix(prefix), cache.WithTTL(time.Minute))
-				b := cache.NewCache(cache.WithStorage(newInvRedis(t)), cache.WithKeyPrefix(prefix), cache.WithTTL(time.Minute))
-				if vary {
-					invDo(t, a.app, fiber.MethodGet, "/r", fiber.HeaderAcceptLanguage, "fr")
-				}
-				var armed atomic.Bool
-				inSet, release := make(chan struct{}), make(chan struct{})
-				hold := func(op invOp) {
-					if op.name == "set" && armed.CompareAndSwap(true, false) {
-						close(inSet)
-						<-release
-					}
-				}
-				if when == "before" {
-					spy.setHooks(hold, nil)
-				} else {
-					spy.setHooks(nil, hold)
-				}
-				armed.Store(true)
-				res := invGo(a.app, "en")
-				<-inSet
-				a.version.Add(1)
-				require.NoError(t, b.InvalidateURL(invBase+"/r"))
-				close(release)
-				require.Equal(t, a.body(0, "en"), <-res)
-				spy.setHooks(nil, nil)
-				a.after(t, "en")
-				if vary {
-					a.after(t, "fr")
-				}
-			})
+func (h *invRedisTap) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []goredis.Cmder) error {
+		return h.run(cmds, func() error { return next(ctx, cmds) })
+	}
+}
+
+// invRedisSetup reports whether cmds only set up a connection.
+func invRedisSetup(cmds []goredis.Cmder) bool {
+	for _, c := range cmds {
+		switch c.Name() {
+		case "hello", "auth", "select", "readonly", "client":
+		default:
+			return false
 		}
 	}
+	return true
+}
+
+// invRedisPrefixes returns a function giving each world a key prefix of
+// its own under one redistest.Prefix of t, whose keys are deleted when t
+// ends (one SCAN for all of them: the test Redis may hold many keys).
+func invRedisPrefixes(t *testing.T) func() string {
+	base := redistest.Prefix(t)
+	var n atomic.Int64
+	return func() string { return fmt.Sprintf("%s%d:", base, n.Add(1)) }
+}
+
+// invRedisFastRaceBackend runs A and B, each with its own client, on the
+// test Redis through the fast path (the storage's Conn); A's round trips
+// are tapped. Its keys go when t ends.
+func invRedisFastRaceBackend(t *testing.T) invRaceBackend {
+	prefixes := invRedisPrefixes(t)
+	return invRaceBackend{"redis", true, func(t *testing.T, vary bool) *invRaceEnv {
+		prefix := prefixes()
+		e := &invRaceEnv{}
+		sa, sb := newInvRedis(t), newInvRedis(t)
+		tap := &invRedisTap{}
+		sa.Conn().AddHook(tap)
+		opts := func(s fiber.Storage) []cache.Option {
+			return []cache.Option{cache.WithStorage(s), cache.WithKeyPrefix(prefix), cache.WithTTL(time.Minute)}
+		}
+		e.a = newInvRaceApp(t, vary, &e.version, opts(sa)...)
+		e.b = newInvRaceApp(t, vary, &e.version, opts(sb)...)
+		e.tap = func(f func(after bool)) {
+			if f == nil {
+				tap.f.Store(nil)
+				return
+			}
+			tap.f.Store(&f)
+		}
+		return e
+	}}
+}
+
+// invRedisStorageRaceBackend runs A and B on the test Redis through the
+// generic fiber.Storage path (the spies hide Conn). Its keys go when t
+// ends.
+func invRedisStorageRaceBackend(t *testing.T) invRaceBackend {
+	prefixes := invRedisPrefixes(t)
+	return invStorageRaceBackend("redis-storage", func(t *testing.T) (fiber.Storage, string) {
+		return newInvRedis(t), prefixes()
+	})
+}
+
+// TestRedisInvalidate_RaceAtEveryPoint runs I (through instance B) at every
+// point of R's story on instance A: before and after each round trip of the
+// Redis fast path, each operation of the generic path, and in the handler.
+func TestRedisInvalidate_RaceAtEveryPoint(t *testing.T) {
+	invRaceEveryPoint(t, invRedisFastRaceBackend(t))
+	if testing.Short() {
+		t.Skip("the generic path on Redis: its in-memory twin runs in -short")
+	}
+	invRaceEveryPoint(t, invRedisStorageRaceBackend(t))
 }
 
 func TestRedisInvalidate_RaceInterleavings(t *testing.T) {
 	if testing.Short() {
 		t.Skip("hundreds of Redis round trips; the in-memory twin runs in -short")
 	}
-	invRaceInterleavings(t, func(t *testing.T) fiber.Storage { return newInvRedis(t) })
+	invRaceSplitAll(t, invRedisStorageRaceBackend(t))
+}
+
+func TestRedisInvalidate_RaceCoalescedFollower(t *testing.T) {
+	invRaceCoalesced(t, invRedisFastRaceBackend(t))
+	invRaceCoalesced(t, invRedisStorageRaceBackend(t))
 }
 
 func TestRedisInvalidate_RaceStress(t *testing.T) {
-	invStress(t, cache.WithStorage(newInvRedis(t)), cache.WithKeyPrefix(invPrefix(t)), cache.WithTTL(time.Minute))
+	prefixes := invRedisPrefixes(t)
+	t.Run("fast path", func(t *testing.T) {
+		invStress(t, cache.WithStorage(newInvRedis(t)), cache.WithKeyPrefix(prefixes()), cache.WithTTL(time.Minute))
+	})
+	t.Run("generic path", func(t *testing.T) {
+		invStress(t, cache.WithStorage(&invSpyStorage{Storage: newInvRedis(t)}), cache.WithKeyPrefix(prefixes()), cache.WithTTL(time.Minute))
+	})
 }

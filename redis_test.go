@@ -15,12 +15,21 @@ import (
 )
 
 // redisStorage connects to the test Redis. Each test gets its own key
-// prefix, so tests share one server without seeing each other.
+// prefix, whose keys are deleted when it ends, so tests share one server
+// without seeing each other.
 func redisStorage(t *testing.T) (*redis.Storage, string) {
 	t.Helper()
 	s := redis.New(redis.Config{Addrs: []string{redistest.Addr(t)}})
 	t.Cleanup(func() { s.Close() })
-	return s, fmt.Sprintf("test-%s-%d:", t.Name(), time.Now().UnixNano())
+	return s, redistest.Prefix(t)
+}
+
+// redisCache is a cache on s, closed when the test ends.
+func redisCache(t *testing.T, opts ...Option) *Cache {
+	t.Helper()
+	m := NewCache(opts...)
+	t.Cleanup(func() { _ = m.Close() })
+	return m
 }
 
 func redisKeys(t *testing.T, s *redis.Storage, prefix string) []string {
@@ -33,7 +42,7 @@ func redisKeys(t *testing.T, s *redis.Storage, prefix string) []string {
 func TestRedisMissThenHit(t *testing.T) {
 	s, prefix := redisStorage(t)
 	app := fiber.New()
-	app.Use(New(WithStorage(s), WithKeyPrefix(prefix), WithTTL(time.Minute)))
+	app.Use(redisCache(t, WithStorage(s), WithKeyPrefix(prefix), WithTTL(time.Minute)).Handler())
 	var k counter
 	app.Get("/x", k.handler("x", header("Vary", "Accept-Language")))
 	assert.Equal(t, "miss", do(t, app, "GET", "/x", "Accept-Language: en").header.Get("X-Cache"))
@@ -44,23 +53,46 @@ func TestRedisMissThenHit(t *testing.T) {
 	assert.Equal(t, 2, k.runs())
 	assert.Equal(t, "hit", do(t, app, "HEAD", "/x", "Accept-Language: fr").header.Get("X-Cache"))
 
+	// One path record and an entry per variant, each expiring: an entry
+	// with its TTL, the path record at least as long (it was created for
+	// as long as a handler may run); and the namespace's epoch, kept.
 	keys := redisKeys(t, s, prefix)
-	require.NotEmpty(t, keys)
+	var paths, entries, epochs int
 	for _, key := range keys {
-		assert.True(t, strings.HasPrefix(key, prefix+"v1:"), key)
-		ttl, err := s.Conn().TTL(context.Background(), key).Result()
+		assert.True(t, strings.HasPrefix(key, prefix+keyVersion+":"), key)
+		ttl, err := s.Conn().PTTL(context.Background(), key).Result()
 		require.NoError(t, err)
+		if strings.HasSuffix(key, ":epoch") {
+			epochs++
+			v, err := s.Get(key)
+			require.NoError(t, err)
+			assert.Len(t, v, 8, "the epoch is 8 bytes")
+			continue
+		}
 		assert.Greater(t, ttl, time.Duration(0), "every key expires: %s", key)
-		assert.LessOrEqual(t, ttl, time.Minute)
+		switch {
+		case strings.HasSuffix(key, ":p"):
+			paths++
+			assert.LessOrEqual(t, ttl, pendingPathTTL, key)
+			assert.Greater(t, ttl, time.Minute-5*time.Second, key)
+		case strings.Contains(key, ":e:"):
+			entries++
+			assert.LessOrEqual(t, ttl, time.Minute, key)
+		default:
+			t.Errorf("unexpected key %s", key)
+		}
 	}
+	assert.Equal(t, 1, paths, "one path record: %q", keys)
+	assert.Equal(t, 2, entries, "one entry per language: %q", keys)
+	assert.LessOrEqual(t, epochs, 1, "one epoch: %q", keys)
 }
 
 func TestRedisSharedByTwoApps(t *testing.T) {
 	s, prefix := redisStorage(t)
 	var a, b counter
 	appA, appB := fiber.New(), fiber.New()
-	appA.Use(New(WithStorage(s), WithKeyPrefix(prefix)))
-	appB.Use(New(WithStorage(s), WithKeyPrefix(prefix)))
+	appA.Use(redisCache(t, WithStorage(s), WithKeyPrefix(prefix)).Handler())
+	appB.Use(redisCache(t, WithStorage(s), WithKeyPrefix(prefix)).Handler())
 	appA.Get("/x", a.handler("a"))
 	appB.Get("/x", b.handler("b"))
 	do(t, appA, "GET", "/x")
@@ -70,20 +102,77 @@ func TestRedisSharedByTwoApps(t *testing.T) {
 	assert.Equal(t, 0, b.runs())
 }
 
+// TestRedisGarbageIsAMiss overwrites the records of a stored response
+// with garbage: the next request runs the handler and stores again, and
+// the one after is a hit. Garbage never answers, and never keeps a path
+// from being cached for good.
 func TestRedisGarbageIsAMiss(t *testing.T) {
-	s, prefix := redisStorage(t)
-	app := fiber.New()
-	app.Use(New(WithStorage(s), WithKeyPrefix(prefix)))
-	var k counter
-	app.Get("/x", k.handler("x"))
-	do(t, app, "GET", "/x")
-	for _, key := range redisKeys(t, s, prefix) {
-		require.NoError(t, s.Set(key, []byte("not an entry"), 0))
+	s, base := redisStorage(t)
+	n := 0
+	kinds := map[string]func(key string) bool{
+		"entry":       func(key string) bool { return strings.Contains(key, ":e:") },
+		"path record": func(key string) bool { return strings.HasSuffix(key, ":p") },
+		"both":        func(key string) bool { return !strings.HasSuffix(key, ":epoch") },
 	}
-	r := do(t, app, "GET", "/x")
-	assert.Equal(t, 200, r.status)
-	assert.Equal(t, "x#2", r.body)
-	assert.Equal(t, "hit", do(t, app, "GET", "/x").header.Get("X-Cache"))
+	for _, path := range []string{"fast path", "generic path"} {
+		for which, garbled := range kinds {
+			n++
+			prefix := fmt.Sprintf("%s%d:", base, n) // deleted with base
+			t.Run(path+"/"+which, func(t *testing.T) {
+				var storage fiber.Storage = s
+				if path == "generic path" {
+					storage = &countingStorage{Storage: s} // hides Conn
+				}
+				app := fiber.New()
+				app.Use(redisCache(t, WithStorage(storage), WithKeyPrefix(prefix)).Handler())
+				var k counter
+				app.Get("/x", k.handler("x"))
+				do(t, app, "GET", "/x")
+				n := 0
+				for _, key := range redisKeys(t, s, prefix) {
+					if garbled(key) {
+						require.NoError(t, s.Set(key, []byte("not an entry"), 0))
+						n++
+					}
+				}
+				require.Positive(t, n)
+				r := do(t, app, "GET", "/x")
+				assert.Equal(t, 200, r.status)
+				assert.Equal(t, "x#2", r.body)
+				r = do(t, app, "GET", "/x")
+				assert.Equal(t, "hit", r.header.Get("X-Cache"), "the cache heals: %s", r.header.Get("Cache-Status"))
+				assert.Equal(t, "x#2", r.body)
+			})
+		}
+	}
+}
+
+// TestRedisGarbageEpoch: garbage in the namespace's epoch never answers
+// (every request runs the handler). The cache does not heal it: it logs
+// that the record must be deleted, and stays out of the way until it is.
+func TestRedisGarbageEpoch(t *testing.T) {
+	for _, path := range []string{"fast path", "generic path"} {
+		t.Run(path, func(t *testing.T) {
+			s, prefix := redisStorage(t)
+			var storage fiber.Storage = s
+			if path == "generic path" {
+				storage = &countingStorage{Storage: s}
+			}
+			app := fiber.New()
+			app.Use(redisCache(t, WithStorage(storage), WithKeyPrefix(prefix), WithStoragePause(time.Millisecond)).Handler())
+			var k counter
+			app.Get("/x", k.handler("x"))
+			do(t, app, "GET", "/x")
+			require.Equal(t, "hit", do(t, app, "GET", "/x").header.Get("X-Cache"))
+			require.NoError(t, s.Set(prefix+keyVersion+":epoch", []byte("not an epoch"), 0))
+			for i := range 3 {
+				r := do(t, app, "GET", "/x")
+				require.Equal(t, 200, r.status)
+				require.Equal(t, "x#"+itoa(i+2), r.body, "the handler runs")
+				time.Sleep(2 * time.Millisecond)
+			}
+		})
+	}
 }
 
 func TestRedisDownServesTheHandler(t *testing.T) {
@@ -93,7 +182,7 @@ func TestRedisDownServesTheHandler(t *testing.T) {
 	s := redis.New(redis.Config{Addrs: []string{srv.Addr}})
 	defer s.Close()
 	app := fiber.New()
-	app.Use(New(WithStorage(s), WithTTL(time.Minute)))
+	app.Use(redisCache(t, WithStorage(s), WithTTL(time.Minute)).Handler())
 	var k counter
 	app.Get("/x", k.handler("x"))
 	app.Delete("/x", k.handler("deleted"))

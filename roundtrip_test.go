@@ -1,7 +1,6 @@
 package cache
 
 import (
-	"fmt"
 	"net/http/httptest"
 	"sync/atomic"
 	"testing"
@@ -14,7 +13,8 @@ import (
 )
 
 // countingStorage counts the calls that reach a fiber.Storage: each is one
-// round trip to Redis.
+// round trip to Redis. It hides the storage's Conn, so the cache takes the
+// generic fiber.Storage path.
 type countingStorage struct {
 	fiber.Storage
 	gets, sets, dels atomic.Int64
@@ -40,59 +40,176 @@ func (s *countingStorage) calls() (gets, sets, dels int64) {
 	return s.gets.Swap(0), s.sets.Swap(0), s.dels.Swap(0)
 }
 
-// TestHitRoundTrips pins what a hit costs in storage round trips: one Get
-// for a response without Vary (the response itself), two for one with Vary
-// (the Vary record, then the variant), and never a Set or a Delete.
+// roundTripCases are the responses the round-trip tests store.
+var roundTripCases = []struct {
+	name string
+	vary string // the response's Vary; "" for none
+}{
+	{name: "no-vary"},
+	{name: "vary", vary: "Accept-Encoding"},
+	{name: "vary-on-two", vary: "Accept-Encoding, Accept-Language"},
+}
+
+// roundTripApp is an app on m whose handler counts its runs and answers
+// with vary; get sends a GET of path in language lang and returns X-Cache.
+func roundTripApp(t *testing.T, m *Cache, vary string) (get func(path, lang string) string, runs *atomic.Int64) {
+	app := fiber.New()
+	app.Use(m.Handler())
+	runs = &atomic.Int64{}
+	app.Get("/*", func(c *fiber.Ctx) error {
+		runs.Add(1)
+		if vary != "" {
+			c.Set(fiber.HeaderVary, vary)
+		}
+		c.Set(fiber.HeaderETag, `"1"`)
+		return c.SendString("body")
+	})
+	return func(path, lang string) string {
+		t.Helper()
+		req := httptest.NewRequest(fiber.MethodGet, path, nil)
+		// Each language is a variant of either Vary (the cache keys
+		// Accept-Encoding by the coding it selects).
+		req.Header.Set(fiber.HeaderAcceptEncoding, map[string]string{"en": "gzip", "fr": "br"}[lang])
+		req.Header.Set(fiber.HeaderAcceptLanguage, lang)
+		resp, err := app.Test(req, -1)
+		require.NoError(t, err)
+		require.Equal(t, fiber.StatusOK, resp.StatusCode)
+		return resp.Header.Get(DefaultCacheHeader)
+	}, runs
+}
+
+// TestHitRoundTrips pins what the Redis fast path (through the storage's
+// Conn) costs, counted by a go-redis hook: a hit is one round trip (a
+// script reading the path record and the entry, pipelined with a read of
+// the epoch), with or without Vary; a miss is at most two (the lookup, then
+// the store); an invalidation is one, whatever the number of variants.
 func TestHitRoundTrips(t *testing.T) {
 	rs := redis.New(redis.Config{Addrs: []string{redistest.Addr(t)}})
 	t.Cleanup(func() { rs.Close() })
-	s := &countingStorage{Storage: rs}
-	prefix := fmt.Sprintf("test-roundtrip-%d:", time.Now().UnixNano())
+	var rt redistest.RoundTrips
+	rs.Conn().AddHook(&rt)
+	prefix := redistest.Prefix(t)
 
-	for _, tc := range []struct {
-		name string
-		vary string // the response's Vary; "" for none
-		gets int64  // per hit
-	}{
-		{name: "no-vary", gets: 1},
-		{name: "vary", vary: "Accept-Encoding", gets: 2},
-		{name: "vary-on-two", vary: "Accept-Encoding, Accept-Language", gets: 2},
-	} {
+	for _, tc := range roundTripCases {
 		t.Run(tc.name, func(t *testing.T) {
-			app := fiber.New()
-			app.Use(New(WithStorage(s), WithKeyPrefix(prefix), WithTTL(time.Minute)))
-			var runs atomic.Int64
-			app.Get("/*", func(c *fiber.Ctx) error {
-				runs.Add(1)
-				if tc.vary != "" {
-					c.Set(fiber.HeaderVary, tc.vary)
-				}
-				c.Set(fiber.HeaderETag, `"1"`)
-				return c.SendString("body")
-			})
+			m := NewCache(WithStorage(rs), WithKeyPrefix(prefix), WithTTL(time.Minute))
+			t.Cleanup(func() { _ = m.Close() })
+			get, runs := roundTripApp(t, m, tc.vary)
 			url := "/roundtrip/" + tc.name
-			get := func() string {
+			require.Equal(t, "miss", get("/warm-up/"+tc.name, "en")) // loads the scripts, if Redis lacks them
+			rt.Take()
+
+			hits := func(lang string) {
 				t.Helper()
-				req := httptest.NewRequest(fiber.MethodGet, url, nil)
-				req.Header.Set(fiber.HeaderAcceptEncoding, "gzip")
-				req.Header.Set(fiber.HeaderAcceptLanguage, "en")
-				resp, err := app.Test(req, -1)
-				require.NoError(t, err)
-				require.Equal(t, fiber.StatusOK, resp.StatusCode)
-				return resp.Header.Get(DefaultCacheHeader)
+				for range 3 {
+					require.Equal(t, "hit", get(url, lang))
+					require.EqualValues(t, 1, rt.Take(), "round trips per hit [%s]", lang)
+				}
+			}
+			miss := func(lang string) {
+				t.Helper()
+				before := runs.Load()
+				require.Equal(t, "miss", get(url, lang))
+				require.Equal(t, before+1, runs.Load())
+				n := rt.Take()
+				require.LessOrEqual(t, n, int64(2), "round trips per miss [%s]", lang)
+				require.Positive(t, n)
+			}
+			miss("en")
+			hits("en")
+			if tc.vary != "" {
+				miss("fr") // another variant of a path whose Vary is known
+				hits("fr")
+				hits("en")
 			}
 
-			require.Equal(t, "miss", get())
+			require.NoError(t, m.InvalidateURL("http://example.com"+url))
+			require.EqualValues(t, 1, rt.Take(), "round trips per invalidation")
+			miss("en")
+			hits("en")
+		})
+	}
+}
+
+// TestHitRoundTripsOtherInstance: an instance that never saw the path's
+// Vary names learns them from the path record at the cost of one more
+// round trip on its first lookup, and hits in one after.
+func TestHitRoundTripsOtherInstance(t *testing.T) {
+	prefix := redistest.Prefix(t)
+	newInstance := func() (*Cache, *redistest.RoundTrips) {
+		rs := redis.New(redis.Config{Addrs: []string{redistest.Addr(t)}})
+		t.Cleanup(func() { rs.Close() })
+		rt := &redistest.RoundTrips{}
+		rs.Conn().AddHook(rt)
+		m := NewCache(WithStorage(rs), WithKeyPrefix(prefix), WithTTL(time.Minute))
+		t.Cleanup(func() { _ = m.Close() })
+		return m, rt
+	}
+	a, _ := newInstance()
+	b, rtB := newInstance()
+	getA, runsA := roundTripApp(t, a, "Accept-Language")
+	getB, runsB := roundTripApp(t, b, "Accept-Language")
+	require.Equal(t, "miss", getA("/p", "en"))
+	require.Equal(t, "miss", getB("/warm-up", "en"))
+	rtB.Take()
+	require.Equal(t, "hit", getB("/p", "en"), "B answers what A stored")
+	require.LessOrEqual(t, rtB.Take(), int64(2), "B's first lookup of the path")
+	for range 3 {
+		require.Equal(t, "hit", getB("/p", "en"))
+		require.EqualValues(t, 1, rtB.Take(), "round trips per hit")
+	}
+	require.EqualValues(t, 1, runsA.Load())
+	require.EqualValues(t, 1, runsB.Load(), "B ran only for /warm-up")
+}
+
+// TestStorageHitRoundTrips pins what the generic fiber.Storage path costs
+// (a storage without atomic updates or multi-key reads: here Redis behind
+// a wrapper that hides its Conn): a hit reads the Vary names, the path's
+// generation, the epoch and the entry, four Gets, with or without Vary,
+// and never a Set or a Delete; an invalidation reads the path record and
+// writes a fresh generation, whatever the number of variants.
+func TestStorageHitRoundTrips(t *testing.T) {
+	rs := redis.New(redis.Config{Addrs: []string{redistest.Addr(t)}})
+	t.Cleanup(func() { rs.Close() })
+	s := &countingStorage{Storage: rs}
+	prefix := redistest.Prefix(t)
+
+	for _, tc := range roundTripCases {
+		t.Run(tc.name, func(t *testing.T) {
+			m := NewCache(WithStorage(s), WithKeyPrefix(prefix), WithTTL(time.Minute))
+			t.Cleanup(func() { _ = m.Close() })
+			get, runs := roundTripApp(t, m, tc.vary)
+			url := "/roundtrip/" + tc.name
+			hits := func(lang string) {
+				t.Helper()
+				for range 3 {
+					require.Equal(t, "hit", get(url, lang))
+					gets, sets, dels := s.calls()
+					require.EqualValues(t, 4, gets, "storage Gets per hit")
+					require.Zero(t, sets, "storage Sets per hit")
+					require.Zero(t, dels, "storage Deletes per hit")
+				}
+			}
+			require.Equal(t, "miss", get(url, "en"))
 			_, sets, _ := s.calls()
 			require.Positive(t, sets, "the miss stored the response")
-			for range 3 {
-				require.Equal(t, "hit", get())
-				gets, sets, dels := s.calls()
-				require.Equal(t, tc.gets, gets, "storage Gets per hit")
-				require.Zero(t, sets, "storage Sets per hit")
-				require.Zero(t, dels, "storage Deletes per hit")
+			hits("en")
+			if tc.vary != "" {
+				require.Equal(t, "miss", get(url, "fr"))
+				s.calls()
+				hits("fr")
 			}
-			require.EqualValues(t, 1, runs.Load(), "handler runs")
+			require.NoError(t, m.InvalidateURL("http://example.com"+url))
+			gets, sets, dels := s.calls()
+			require.Equal(t, [3]int64{1, 1, 0}, [3]int64{gets, sets, dels}, "an invalidation: Get and Set of the path record")
+			require.Equal(t, "miss", get(url, "en"))
+			s.calls()
+			hits("en")
+			want := int64(2)
+			if tc.vary != "" {
+				want = 3
+			}
+			require.Equal(t, want, runs.Load(), "handler runs")
 		})
 	}
 }
