@@ -399,6 +399,9 @@ func snapshot(e *entry.Entry, h *fasthttp.ResponseHeader, body, before, cacheHea
 		if rfc.EqualFold(k, "etag") && len(val) > 0 {
 			e.ETag = val
 		}
+		if rfc.EqualFold(k, "content-encoding") && len(val) > 0 {
+			e.Encoding = val
+		}
 	})
 	arena = append(arena, body...)
 	e.Body = arena[len(arena)-len(body):]

@@ -145,7 +145,12 @@ func (b *redisBackend) lookup(ctx context.Context, k *keys, h *fasthttp.RequestH
 		return err
 	}
 	if len(old) != 8 {
-		return errors.New("fibercache: the epoch record is not 8 bytes; delete it")
+		// Garbage: replace it. A fresh epoch invalidates everything, which
+		// is safe; keeping the garbage would switch the cache off.
+		if _, err := call(ctx, func() (string, error) { return b.c.Set(ctx, b.s.epochKey(), newEpoch, 0).Result() }); err != nil {
+			return err
+		}
+		old = string(newEpoch)
 	}
 	res.epoch = binary.LittleEndian.Uint64([]byte(old))
 	vals, err := script.Slice()

@@ -20,6 +20,7 @@ import (
 type reqHeaders struct {
 	xfh, inm, ims, rng, ifRange []byte
 	cacheControl                bool // a Cache-Control or Pragma line is present
+	ae                          []byte // every Accept-Encoding line, each followed by ','
 
 	fwdHost     []byte // the first "X-Forwarded-Host" line (Fiber's Peek), up to a comma
 	fwdHostSeen bool
@@ -32,7 +33,8 @@ var (
 )
 
 func (rh *reqHeaders) scan(h *fasthttp.RequestHeader) {
-	*rh = reqHeaders{}
+	ae := rh.ae[:0]
+	*rh = reqHeaders{ae: ae}
 	h.VisitAll(func(k, v []byte) {
 		switch len(k) {
 		case 5:
@@ -59,8 +61,12 @@ func (rh *reqHeaders) scan(h *fasthttp.RequestHeader) {
 				rh.cacheControl = true
 			}
 		case 15:
-			if string(k) == fiber.HeaderXForwardedSsl && bytes.Equal(v, strOn) {
+			switch {
+			case string(k) == fiber.HeaderXForwardedSsl && bytes.Equal(v, strOn):
 				rh.scheme = strHTTPS
+			case rfc.EqualFold(k, "accept-encoding"):
+				rh.ae = append(rh.ae, v...) // rare to repeat; joined for acceptsCoding
+				rh.ae = append(rh.ae, ',')
 			}
 		case 16:
 			if rfc.EqualFold(k, "x-forwarded-host") {

@@ -97,8 +97,8 @@ func (m *Cache) serve(c *fiber.Ctx) error {
 		}
 		e = nil
 	}
-	if e != nil && e.Head() && !head {
-		e = nil // a stored HEAD never answers a GET
+	if e != nil && (e.Head() && !head || !acceptable(r.rh.ae, e)) {
+		e = nil // a stored HEAD never answers a GET; a coding the client did not ask for
 	}
 	var stale *entry.Entry
 	if e != nil && !refresh {

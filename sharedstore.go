@@ -130,7 +130,13 @@ func (b *storageBackend) epoch(ctx context.Context, create bool) (uint64, error)
 		return g, b.c.set(ctx, b.s.epochKey(), binary.LittleEndian.AppendUint64(nil, g), 0)
 	}
 	if len(v) != 8 {
-		return 0, fmt.Errorf("%w: bad epoch record", errCorrupt)
+		if !create {
+			return 0, nil
+		}
+		// Garbage: replace it. A fresh epoch invalidates everything, which
+		// is safe; keeping the garbage would switch the cache off.
+		g := memstore.NewGen()
+		return g, b.c.set(ctx, b.s.epochKey(), binary.LittleEndian.AppendUint64(nil, g), 0)
 	}
 	return binary.LittleEndian.Uint64(v), nil
 }

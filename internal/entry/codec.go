@@ -99,6 +99,11 @@ func Decode(b []byte) (*Entry, error) {
 			d.fail(errors.New("headers too large"))
 		}
 		MarkFirst(e.Headers)
+		for _, h := range e.Headers {
+			if len(h.Key) == len("content-encoding") && bytes.EqualFold(h.Key, []byte("content-encoding")) {
+				e.Encoding = h.Value
+			}
+		}
 	}
 	if d.err == nil && etag > 0 {
 		if etag > n {

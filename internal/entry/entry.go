@@ -84,6 +84,7 @@ type Entry struct {
 	StaleIfError         int64
 
 	ETag         []byte // aliases a Headers value; nil when none
+	Encoding     []byte // the Content-Encoding value (aliases Headers); nil when none
 	LastModified int64  // Unix ns; 0 when none
 
 	Headers []Header

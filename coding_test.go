@@ -1,0 +1,59 @@
+package cache
+
+import (
+	"testing"
+
+	"github.com/fiber-caches/cache/internal/entry"
+	"github.com/gofiber/fiber/v2"
+	"github.com/stretchr/testify/assert"
+)
+
+// RFC 9110 §12.5.3: an entry with a content coding only answers a request
+// that accepts it.
+func TestAcceptable(t *testing.T) {
+	gz := &entry.Entry{Encoding: []byte("gzip")}
+	for _, tc := range []struct {
+		ae   string
+		want bool
+	}{
+		{"", false},
+		{"gzip,", true},
+		{"GZip,", true},
+		{"br, gzip;q=0.5,", true},
+		{"gzip;q=0,", false},
+		{"gzip;q=0.000,", false},
+		{"br,", false},
+		{"*,", true},
+		{"*, gzip;q=0,", false},
+		{"identity,", false},
+		{"br,gzip,", true},
+	} {
+		assert.Equal(t, tc.want, acceptable([]byte(tc.ae), gz), "%q", tc.ae)
+	}
+	assert.True(t, acceptable(nil, &entry.Entry{}), "no coding: always")
+	assert.True(t, acceptable(nil, &entry.Entry{Encoding: []byte("identity")}))
+}
+
+// A handler that negotiates the coding itself (q-values the compress
+// middleware would not read alike) never gets its gzip answer served to a
+// client that did not ask for gzip.
+func TestNegotiatingHandlerNeverServesAnUnaskedCoding(t *testing.T) {
+	var k counter
+	app := fiber.New()
+	app.Use(New())
+	app.Get("/p", func(c *fiber.Ctx) error {
+		c.Vary(fiber.HeaderAcceptEncoding)
+		if c.AcceptsEncodings("gzip", "identity") == "gzip" {
+			c.Set(fiber.HeaderContentEncoding, "gzip")
+			return k.handler("GZIP-BYTES")(c)
+		}
+		return k.handler("plain")(c)
+	})
+	r := do(t, app, "GET", "/p", "Accept-Encoding: gzip;q=1.0, identity;q=0.5")
+	assert.Equal(t, "gzip", r.header.Get("Content-Encoding"))
+	// Keyed alike (the compress middleware would not pick gzip for
+	// either), but the stored gzip answer is not served to this one.
+	r = do(t, app, "GET", "/p", "Accept-Encoding: identity")
+	assert.Empty(t, r.header.Get("Content-Encoding"), "no gzip bytes without Accept-Encoding: gzip")
+	assert.Equal(t, "plain#2", r.body)
+}
