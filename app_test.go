@@ -154,7 +154,7 @@ func TestApp_CacheStatus(t *testing.T) {
 	app.Get("/slow", slowHandler(&k, started))
 
 	cases := []struct {
-		name, target     string
+		name, target   string
 		status, xcache string
 	}{
 		{"stored miss", "/x", `^fibercache; fwd=uri-miss; stored$`, "miss"},

@@ -47,7 +47,9 @@ func assertNotModified(t *testing.T, r result, etag string, msgAndArgs ...any) {
 }
 
 func TestConditional_FromTheStore(t *testing.T) {
-	imsAt := func(d time.Duration) string { return "If-Modified-Since: " + lastModified.Add(d).Format(http.TimeFormat) }
+	imsAt := func(d time.Duration) string {
+		return "If-Modified-Since: " + lastModified.Add(d).Format(http.TimeFormat)
+	}
 	cases := []struct {
 		name    string
 		headers []string

@@ -180,7 +180,9 @@ func TestKeys_KeyFuncHitAllocatesNothing(t *testing.T) {
 		calls++
 		return tenantKey(c, key)
 	})))
-	app.Get("/p", func(c *fiber.Ctx) error { return k.handler("p "+c.Get("X-Tenant"), header("Vary", "Accept-Encoding"))(c) })
+	app.Get("/p", func(c *fiber.Ctx) error {
+		return k.handler("p "+c.Get("X-Tenant"), header("Vary", "Accept-Encoding"))(c)
+	})
 	serve := app.Handler()
 
 	// A reused request context, as fasthttp's server reuses it.

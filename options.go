@@ -1,10 +1,10 @@
 package cache
 
 import (
-	"strings"
 	"fmt"
 	"log/slog"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"

@@ -19,7 +19,7 @@ import (
 // would visit the headers again.
 type reqHeaders struct {
 	xfh, inm, ims, rng, ifRange []byte
-	cacheControl                bool // a Cache-Control or Pragma line is present
+	cacheControl                bool   // a Cache-Control or Pragma line is present
 	ae                          []byte // every Accept-Encoding line, each followed by ','
 
 	fwdHost     []byte // the first "X-Forwarded-Host" line (Fiber's Peek), up to a comma

@@ -81,7 +81,7 @@ func TestDecodeRejectsGarbage(t *testing.T) {
 		append([]byte{'f', 'c', 99}, good[3:]...), // a future version
 		append([]byte{'f', 'c', 1}, good[3:]...),  // the old version
 		append([]byte{'f', 'c', version, 9}, good[4:]...),
-		EncodePath(&Path{Gen: 1}), // a path record is not an entry
+		EncodePath(&Path{Gen: 1}),               // a path record is not an entry
 		append(append([]byte(nil), good...), 0), // trailing byte
 		withHeader("X-Evil", "a\r\nSet-Cookie: x=1"),
 		withHeader("Bad Name", "v"),
