@@ -1,0 +1,117 @@
+//go:build !race
+
+// Allocation checks: the race detector makes sync.Pool drop items at
+// random, so these build without -race only. CI runs them with
+// go test -count=1 -run Allocat ./... after the race run.
+
+package cache
+
+import (
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/valyala/fasthttp"
+)
+
+func TestKeys_KeyFuncHitAllocatesNothing(t *testing.T) {
+	var k counter
+	calls := 0
+	app := fiber.New()
+	app.Use(New(WithTTL(time.Hour), WithKeyFunc(func(c *fiber.Ctx, key []byte) []byte {
+		calls++
+		return tenantKey(c, key)
+	})))
+	app.Get("/p", func(c *fiber.Ctx) error {
+		return k.handler("p "+c.Get("X-Tenant"), header("Vary", "Accept-Encoding"))(c)
+	})
+	serve := app.Handler()
+
+	// A reused request context, as fasthttp's server reuses it.
+	var req fasthttp.Request
+	req.Header.SetMethod(fiber.MethodGet)
+	req.SetRequestURI("/p?x=1")
+	req.Header.SetHost("example.com")
+	req.Header.Set("X-Tenant", "tenant-a")
+	req.Header.Set(fiber.HeaderAcceptEncoding, "gzip")
+	ctx := new(fasthttp.RequestCtx)
+	ctx.Init(&req, nil, nil)
+	run := func() {
+		ctx.Response.Reset()
+		ctx.ResetUserValues()
+		serve(ctx)
+	}
+	run()
+	require.Equal(t, "miss", string(ctx.Response.Header.Peek("X-Cache")))
+	run()
+	require.Equal(t, "hit", string(ctx.Response.Header.Peek("X-Cache")))
+	before := calls
+	allocs := testing.AllocsPerRun(200, run)
+	assert.Equal(t, http.StatusOK, ctx.Response.StatusCode())
+	assert.Equal(t, "hit", string(ctx.Response.Header.Peek("X-Cache")))
+	assert.Equal(t, "p tenant-a#1", string(ctx.Response.Body()))
+	assert.Equal(t, 1, k.runs(), "every run was a hit")
+	assert.Equal(t, 201, calls-before, "the key function ran on every hit")
+	assert.Zero(t, allocs, "allocations per hit")
+
+	// The same context for another tenant: its own entry.
+	ctx.Request.Header.Set("X-Tenant", "tenant-b")
+	run()
+	assert.Equal(t, "miss", string(ctx.Response.Header.Peek("X-Cache")))
+	assert.Equal(t, "p tenant-b#2", string(ctx.Response.Body()))
+}
+
+// Every kind of answer from the default store allocates nothing: a hit, a
+// hit of a Vary variant, a 304, a HEAD, a range.
+func TestHitPathAllocatesNothing(t *testing.T) {
+	app := fiber.New()
+	app.Use(New(WithTTL(time.Hour)))
+	app.Get("/p", func(c *fiber.Ctx) error {
+		c.Set(fiber.HeaderVary, fiber.HeaderAcceptLanguage)
+		c.Set(fiber.HeaderETag, `"e1"`)
+		return c.SendString("a body of some length, enough for a range")
+	})
+	serve := app.Handler()
+	for _, tc := range []struct {
+		name, method string
+		headers      [][2]string
+		status       int
+	}{
+		{"hit", "GET", nil, 200},
+		{"vary", "GET", [][2]string{{"Accept-Language", "fr"}}, 200},
+		{"304", "GET", [][2]string{{"If-None-Match", `"e1"`}}, 304},
+		{"head", "HEAD", nil, 200},
+		{"range", "GET", [][2]string{{"Range", "bytes=0-9"}}, 206},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var req fasthttp.Request
+			req.Header.SetMethod(fiber.MethodGet)
+			req.SetRequestURI("/p")
+			req.Header.SetHost("example.com")
+			for _, h := range tc.headers {
+				if h[0] != "If-None-Match" && h[0] != "Range" {
+					req.Header.Set(h[0], h[1])
+				}
+			}
+			ctx := new(fasthttp.RequestCtx)
+			ctx.Init(&req, nil, nil)
+			serve(ctx) // store (a GET, so that HEAD and ranges have a full entry)
+			ctx.Request.Header.SetMethod(tc.method)
+			for _, h := range tc.headers {
+				ctx.Request.Header.Set(h[0], h[1])
+			}
+			run := func() {
+				ctx.Response.Reset()
+				ctx.ResetUserValues()
+				serve(ctx)
+			}
+			run()
+			require.Equal(t, tc.status, ctx.Response.StatusCode())
+			require.Equal(t, "hit", string(ctx.Response.Header.Peek("X-Cache")))
+			assert.Zero(t, testing.AllocsPerRun(200, run))
+		})
+	}
+}
