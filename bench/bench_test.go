@@ -67,6 +67,15 @@ func jsonBody(n int) []byte {
 	return append(b, `"}`...)
 }
 
+// handlerHeaders lists the headers the handler of s sets.
+func handlerHeaders(s shape) [][2]string {
+	hs := [][2]string{{fiber.HeaderContentType, fiber.MIMEApplicationJSON}, {fiber.HeaderETag, `"v1"`}, {"X-Api-Version", "3"}}
+	if s.vary {
+		hs = append(hs, [2]string{fiber.HeaderVary, fiber.HeaderAcceptEncoding})
+	}
+	return hs
+}
+
 // handler answers with the prepared body and a few headers, counting its
 // runs in runs.
 func handler(s shape, runs *atomic.Int64) fiber.Handler {
@@ -159,6 +168,13 @@ func (s *server) check(tb testing.TB, ctx *fasthttp.RequestCtx, want string) {
 	}
 	if got := string(resp.Header.Peek(setup.CacheHeader)); s.impl != setup.Raw && got != want {
 		tb.Fatalf("%s: %s: %q, want %q", s.impl, setup.CacheHeader, got, want)
+	}
+	// Every case answers the handler's headers: a cache that dropped them
+	// would do less work than the others.
+	for _, kv := range handlerHeaders(s.shape) {
+		if got := string(resp.Header.Peek(kv[0])); got != kv[1] {
+			tb.Fatalf("%s: %s: %q, want the handler's %q", s.impl, kv[0], got, kv[1])
+		}
 	}
 }
 

@@ -1,10 +1,10 @@
 package memstore
 
 import (
-	"hash/maphash"
 	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
+	"hash/maphash"
 	"net/http"
 	"runtime"
 	"strconv"
@@ -37,7 +37,7 @@ func newEntry(bodySize int, now time.Time) *entry.Entry {
 		Stored:     now.UnixNano(),
 		FreshUntil: now.Add(10 * time.Minute).UnixNano(),
 		KeepUntil:  now.Add(10 * time.Minute).UnixNano(),
-		Headers: make([]entry.Header, 0, len(headers)),
+		Headers:    make([]entry.Header, 0, len(headers)),
 	}
 	for _, h := range headers {
 		arena = append(arena, h[0]...)
@@ -129,3 +129,24 @@ func TestMemoryBound(t *testing.T) {
 }
 
 func mib(n int64) float64 { return float64(n) / (1 << 20) }
+
+// TestAddNames: the names are the sorted union of every AddNames, and
+// adding names already there allocates nothing (every stored miss of a
+// path does it).
+func TestAddNames(t *testing.T) {
+	var p Path
+	p.AddNames(nil)
+	if p.Names() != nil {
+		t.Fatalf("names %q, want none", p.Names())
+	}
+	p.AddNames([]string{"accept-language"})
+	p.AddNames([]string{"accept-encoding", "accept-language"})
+	p.AddNames([]string{"accept-encoding"})
+	if got := p.Names(); len(got) != 2 || got[0] != "accept-encoding" || got[1] != "accept-language" {
+		t.Fatalf("names %q", got)
+	}
+	again := []string{"accept-language", "accept-encoding"}
+	if n := testing.AllocsPerRun(100, func() { p.AddNames(again); p.AddNames(nil) }); n != 0 {
+		t.Fatalf("AddNames of known names: %v allocations, want 0", n)
+	}
+}

@@ -44,6 +44,13 @@ func (i Impl) IsFiber() bool { return i == FiberMem || i == FiberRedis }
 // TTL is how long every cache keeps a response: longer than any run.
 const TTL = 10 * time.Minute
 
+// StorageTimeout is fibercache's storage deadline here (the default is
+// 50 ms; Fiber's middleware has none). A loaded machine, or the race
+// detector, can stall a Redis call past 50 ms; the storage is then paused
+// and requests bypass the cache, by design: a benchmark would measure
+// bypasses (it fails instead), a stampede would run the handler again.
+const StorageTimeout = 5 * time.Second
+
 // MaxMemory bounds both in-process stores alike (fibercache's
 // WithMaxMemory, Fiber's MaxBytes).
 const MaxMemory = 64 << 20
@@ -54,8 +61,10 @@ const CacheHeader = "X-Cache"
 // Middleware returns the caching middleware of impl, nil for Raw.
 // redisAddr (host:port) is used by the Redis impls. Fiber's middleware is
 // told to replay the handler's response headers (StoreResponseHeaders), so
-// both caches answer the same response.
-func Middleware(impl Impl, redisAddr string) (fiber.Handler, error) {
+// both caches answer the handler's headers (the benchmarks check it);
+// fibercache adds its own (Cache-Control and Expires for clients, Age,
+// Cache-Status), Fiber's only X-Cache. opts are added to fibercache's.
+func Middleware(impl Impl, redisAddr string, opts ...fibercache.Option) (fiber.Handler, error) {
 	var store fiber.Storage
 	if impl.UsesRedis() {
 		s, err := Redis(redisAddr)
@@ -68,9 +77,9 @@ func Middleware(impl Impl, redisAddr string) (fiber.Handler, error) {
 	case Raw:
 		return nil, nil
 	case FibercacheMem:
-		return fibercache.New(fibercache.WithTTL(TTL), fibercache.WithMaxMemory(MaxMemory)), nil
+		return fibercache.New(append([]fibercache.Option{fibercache.WithTTL(TTL), fibercache.WithMaxMemory(MaxMemory)}, opts...)...), nil
 	case FibercacheRedis:
-		return fibercache.New(fibercache.WithTTL(TTL), fibercache.WithStorage(store)), nil
+		return fibercache.New(append([]fibercache.Option{fibercache.WithTTL(TTL), fibercache.WithStorage(store), fibercache.WithStorageTimeout(StorageTimeout)}, opts...)...), nil
 	case FiberMem:
 		return fibermw.New(fibermw.Config{Expiration: TTL, StoreResponseHeaders: true, MaxBytes: MaxMemory}), nil
 	case FiberRedis:
@@ -99,9 +108,9 @@ func Redis(addr string) (s *redis.Storage, err error) {
 }
 
 // App returns an app that serves every GET through impl's middleware and
-// then h.
-func App(impl Impl, redisAddr string, h fiber.Handler) (*fiber.App, error) {
-	mw, err := Middleware(impl, redisAddr)
+// then h. opts are added to fibercache's options.
+func App(impl Impl, redisAddr string, h fiber.Handler, opts ...fibercache.Option) (*fiber.App, error) {
+	mw, err := Middleware(impl, redisAddr, opts...)
 	if err != nil {
 		return nil, err
 	}
