@@ -71,7 +71,10 @@ func pathMaterial(host, path string, a *appInfo) []byte {
 // urlPath returns the path of u as c.Path() shows it for a request to u:
 // escaped as clients send it, or decoded when the app unescapes paths.
 func urlPath(u *url.URL, a *appInfo) string {
-	p := u.EscapedPath()
+	p := u.RawPath // as written, when it differs from the default encoding
+	if p == "" {
+		p = u.EscapedPath()
+	}
 	if a.unescape {
 		p = u.Path
 	}

@@ -1,7 +1,9 @@
 package cache
 
 import (
+	"crypto/tls"
 	"log/slog"
+	"net"
 	"sync"
 	"time"
 
@@ -46,8 +48,16 @@ func (m *Cache) refreshInBackground(c *fiber.Ctx, r *request) {
 	if handler == nil {
 		handler = c.App().Handler()
 	}
+	// The refresh sees the request as the handler saw it: the same
+	// headers, the same remote address, and TLS when it came over TLS (so
+	// c.Protocol(), hence the key, is the same).
 	fctx := new(fasthttp.RequestCtx)
-	fctx.Init(c.Request(), c.Context().RemoteAddr(), nil)
+	var conn net.Conn = refreshConn{remote: c.Context().RemoteAddr(), local: c.Context().LocalAddr()}
+	if c.Context().IsTLS() {
+		conn = refreshTLSConn{refreshConn: conn.(refreshConn), state: *c.Context().TLSConnectionState()}
+	}
+	fctx.Init2(conn, nil, false)
+	c.Request().CopyTo(&fctx.Request)
 	fctx.SetUserValue(refreshKey{}, true)
 	go func() {
 		defer func() {
@@ -75,3 +85,24 @@ func (rs *refreshes) wait(d time.Duration) {
 	case <-time.After(d):
 	}
 }
+
+// refreshConn is the connection a background refresh's request context
+// reports: the original request's addresses. Nothing is read from or
+// written to it.
+type refreshConn struct {
+	net.Conn
+	remote, local net.Addr
+}
+
+func (c refreshConn) RemoteAddr() net.Addr { return c.remote }
+func (c refreshConn) LocalAddr() net.Addr  { return c.local }
+
+// refreshTLSConn is a refreshConn for a request that came over TLS:
+// fasthttp's IsTLS looks for these two methods.
+type refreshTLSConn struct {
+	refreshConn
+	state tls.ConnectionState
+}
+
+func (c refreshTLSConn) Handshake() error                     { return nil }
+func (c refreshTLSConn) ConnectionState() tls.ConnectionState { return c.state }

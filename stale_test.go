@@ -2,6 +2,7 @@ package cache
 
 import (
 	"errors"
+	"net"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/valyala/fasthttp"
 )
 
 // fakeClock is a clock tests move by hand (withClock).
@@ -288,4 +290,36 @@ func TestCloseStopsRefreshes(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("Close did not return after the refresh ended")
 	}
+}
+
+// A background refresh of a request that came over TLS refreshes the
+// https entry: the refresh is keyed, and seen by the handler, as https.
+func TestRefreshKeepsTheScheme(t *testing.T) {
+	clock := newFakeClock()
+	v := &versioned{cc: "max-age=10, stale-while-revalidate=60"}
+	m := NewCache(WithTTL(time.Hour), withClock(clock.now))
+	defer m.Close()
+	app := fiber.New()
+	app.Use(m.Handler())
+	var schemes sync.Map
+	app.Get("/p", func(c *fiber.Ctx) error {
+		schemes.Store(c.Protocol(), true)
+		return v.handler(c)
+	})
+	serve := app.Handler()
+	get := func() string {
+		ctx := new(fasthttp.RequestCtx)
+		ctx.Init2(refreshTLSConn{refreshConn: refreshConn{remote: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1}, local: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 443}}}, nil, false)
+		ctx.Request.Header.SetMethod(fiber.MethodGet)
+		ctx.Request.SetRequestURI("/p")
+		ctx.Request.Header.SetHost("example.com")
+		serve(ctx)
+		return string(ctx.Response.Body())
+	}
+	require.Equal(t, "v1", get())
+	clock.advance(15 * time.Second)
+	require.Equal(t, "v1", get(), "stale")
+	eventually(t, func() bool { return get() == "v2" }, "the https entry was refreshed")
+	_, sawHTTP := schemes.Load("http")
+	assert.False(t, sawHTTP, "the refresh ran as https")
 }
