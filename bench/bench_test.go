@@ -303,3 +303,40 @@ func TestHitsAreHits(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkNotModified answers a browser that revalidates (If-None-Match
+// with the stored ETag) with a 304 from the store, beside the full hit of
+// the same entry: what WithClientTTL(0) costs per page view.
+func BenchmarkNotModified(b *testing.B) {
+	for _, impl := range []setup.Impl{setup.FibercacheMem, setup.FibercacheRedis} {
+		for _, conditional := range []bool{false, true} {
+			name := "full-hit"
+			if conditional {
+				name = "304"
+			}
+			b.Run(name+"/"+string(impl), func(b *testing.B) {
+				srv := newServer(b, impl, small)
+				ctx := newCtx(srv.path)
+				runs := srv.warm(b, ctx)
+				if conditional {
+					ctx.Request.Header.Set(fiber.HeaderIfNoneMatch, `"v1"`)
+				}
+				srv.do(ctx)
+				want := fiber.StatusOK
+				if conditional {
+					want = fiber.StatusNotModified
+				}
+				if got := ctx.Response.StatusCode(); got != want {
+					b.Fatalf("%s: status %d, want %d", impl, got, want)
+				}
+				b.ReportAllocs()
+				b.ResetTimer()
+				for b.Loop() {
+					srv.do(ctx)
+				}
+				b.StopTimer()
+				srv.stillHits(b, runs)
+			})
+		}
+	}
+}
