@@ -146,12 +146,13 @@ func concurrent(t *testing.T, app *fiber.App, n int, started <-chan struct{}, ta
 func TestApp_CacheStatus(t *testing.T) {
 	var k counter
 	started := make(chan struct{})
+	j := newJoins()
 	app := fiber.New()
-	app.Use(New(WithTTL(time.Minute), WithRules(Rule{Match: []string{"/x", "/nostore", "/slow"}})))
+	app.Use(New(WithTTL(time.Minute), WithObserver(j), WithRules(Rule{Match: []string{"/x", "/nostore", "/slow"}})))
 	app.Get("/x", k.handler("x"))
 	app.Get("/nostore", k.handler("n", header("Cache-Control", "no-store")))
 	app.Get("/norule", k.handler("r"))
-	app.Get("/slow", slowHandler(&k, started))
+	app.Get("/slow", slowHandler(&k, started, j, 4))
 
 	cases := []struct {
 		name, target   string

@@ -94,7 +94,7 @@ func NewCache(opts ...Option) *Cache {
 		m.b = &storageBackend{s: sharedKeys{cfg.keyPrefix}, c: newCtxStorage(s), pathTTL: cfg.maxKeep()}
 	}
 	if m.mem == nil {
-		m.g = &guard{timeout: cfg.storageTimeout, pause: cfg.storagePause, log: m.log, obs: m.observe}
+		m.g = &guard{timeout: cfg.storageTimeout, pause: cfg.storagePause, log: m.log, obs: m.observe, now: m.now}
 		m.g.init(m.land)
 	}
 	if cfg.cacheHeader != "" {

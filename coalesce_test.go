@@ -35,13 +35,54 @@ func burst(t *testing.T, app *fiber.App, n int, started <-chan struct{}, target 
 	return bodies
 }
 
-// slowHandler counts runs, signals its first start, and waits a little so
-// that followers arrive while it runs.
-func slowHandler(k *counter, started chan struct{}, setup ...func(c *fiber.Ctx)) fiber.Handler {
+// joins counts the requests that waited for another's handler run.
+type joins struct {
+	mu sync.Mutex
+	n  int
+	ch chan struct{} // closed and replaced on every join
+}
+
+func newJoins() *joins { return &joins{ch: make(chan struct{})} }
+
+func (j *joins) Observe(ev Event, _ Reason) {
+	if ev != EventCoalesced {
+		return
+	}
+	j.mu.Lock()
+	j.n++
+	close(j.ch)
+	j.ch = make(chan struct{})
+	j.mu.Unlock()
+}
+
+// await waits until n requests joined, at most 5 s.
+func (j *joins) await(n int) {
+	deadline := time.After(5 * time.Second)
+	for {
+		j.mu.Lock()
+		done, ch := j.n >= n, j.ch
+		j.mu.Unlock()
+		if done {
+			return
+		}
+		select {
+		case <-ch:
+		case <-deadline:
+			return
+		}
+	}
+}
+
+// slowHandler counts runs, signals its first start, and on its first run
+// waits until followers requests joined it (no sleeping: the cache's
+// observer says when they did).
+func slowHandler(k *counter, started chan struct{}, j *joins, followers int, setup ...func(c *fiber.Ctx)) fiber.Handler {
 	var once sync.Once
 	return func(c *fiber.Ctx) error {
-		once.Do(func() { close(started) })
-		time.Sleep(100 * time.Millisecond)
+		once.Do(func() {
+			close(started)
+			j.await(followers)
+		})
 		return k.handler("x", setup...)(c)
 	}
 }
@@ -49,9 +90,10 @@ func slowHandler(k *counter, started chan struct{}, setup ...func(c *fiber.Ctx))
 func TestCoalescingRunsTheHandlerOnce(t *testing.T) {
 	var k counter
 	started := make(chan struct{})
+	j := newJoins()
 	app := fiber.New()
-	app.Use(New())
-	app.Get("/x", slowHandler(&k, started))
+	app.Use(New(WithObserver(j)))
+	app.Get("/x", slowHandler(&k, started, j, 19))
 	bodies := burst(t, app, 20, started, "/x")
 	assert.Equal(t, 1, k.runs())
 	for _, b := range bodies {
@@ -62,9 +104,10 @@ func TestCoalescingRunsTheHandlerOnce(t *testing.T) {
 func TestCoalescingUncacheableLetsFollowersRun(t *testing.T) {
 	var k counter
 	started := make(chan struct{})
+	j := newJoins()
 	app := fiber.New()
-	app.Use(New())
-	app.Get("/x", slowHandler(&k, started, header("Cache-Control", "no-store")))
+	app.Use(New(WithObserver(j)))
+	app.Get("/x", slowHandler(&k, started, j, 4, header("Cache-Control", "no-store")))
 	burst(t, app, 5, started, "/x")
 	assert.Equal(t, 5, k.runs())
 }
@@ -72,9 +115,10 @@ func TestCoalescingUncacheableLetsFollowersRun(t *testing.T) {
 func TestCoalescingRespectsVary(t *testing.T) {
 	var k counter
 	started := make(chan struct{})
+	j := newJoins()
 	app := fiber.New()
-	app.Use(New())
-	app.Get("/x", slowHandler(&k, started, header("Vary", "Accept-Language")))
+	app.Use(New(WithObserver(j)))
+	app.Get("/x", slowHandler(&k, started, j, 1, header("Vary", "Accept-Language")))
 	var wg sync.WaitGroup
 	var en, fr string
 	wg.Add(1)

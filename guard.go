@@ -28,6 +28,7 @@ type guard struct {
 	pausedUntil atomic.Int64 // Unix ns
 	log         logger
 	obs         func(Event, Reason)
+	now         func() int64 // the cache's clock
 
 	mu      sync.Mutex
 	pending map[string]bool // path material → true; "" stands for the epoch
@@ -58,7 +59,7 @@ func (g *guard) paused(now int64) bool {
 // failed records a failed call: logged at Warn, counted, and the storage
 // left alone for the pause.
 func (g *guard) failed(op string, err error) {
-	g.pausedUntil.Store(time.Now().Add(g.pause).UnixNano())
+	g.pausedUntil.Store(g.now() + int64(g.pause))
 	g.obs(EventStorageError, ReasonNone)
 	g.log.log(slog.LevelWarn, "storage_error", slog.String("op", op), slog.String("error", err.Error()), slog.Duration("pause", g.pause))
 }
