@@ -15,6 +15,7 @@ package bench
 import (
 	"bytes"
 	"fmt"
+	"net"
 	"os"
 	"reflect"
 	"strconv"
@@ -127,10 +128,24 @@ func newCtx(path string) *fasthttp.RequestCtx {
 	req.Header.Set(fiber.HeaderAccept, "application/json")
 	req.Header.Set(fiber.HeaderAcceptEncoding, "gzip, br")
 	req.Header.Set(fiber.HeaderUserAgent, "bench")
+	// As fasthttp's server prepares a context (without ReduceMemoryUsage):
+	// request and response keep their body buffers from one request to the
+	// next. ctx.Init would not (it passes reduceMemoryUsage), which makes
+	// every body written with SetBody go through the buffer pool.
 	ctx := new(fasthttp.RequestCtx)
-	ctx.Init(&req, nil, nil)
+	ctx.Init2(benchConn{}, nil, false)
+	req.CopyTo(&ctx.Request)
 	return ctx
 }
+
+// benchConn is the connection a benchmark's request context reports; the
+// handler never reads or writes it.
+type benchConn struct{ net.Conn }
+
+var benchAddr = &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1}
+
+func (benchConn) RemoteAddr() net.Addr { return benchAddr }
+func (benchConn) LocalAddr() net.Addr  { return benchAddr }
 
 // do serves one request on the reused ctx, as fasthttp's server would after
 // resetting what it resets between requests, and reading the clock once
