@@ -24,7 +24,12 @@ func (m *Cache) serveEntry(c *fiber.Ctx, rh *reqHeaders, e *entry.Entry, now int
 		resp.SetStatusCode(fasthttp.StatusNotModified)
 		for i := range e.Headers {
 			kv := &e.Headers[i]
-			if rfc.NotModifiedHeader(kv.Key) {
+			if !rfc.NotModifiedHeader(kv.Key) {
+				continue
+			}
+			if kv.First {
+				h.SetCanonical(kv.Key, kv.Value)
+			} else {
 				h.AddBytesKV(kv.Key, kv.Value)
 			}
 		}

@@ -7,6 +7,7 @@ import (
 	"hash/maphash"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/fiber-caches/cache/internal/entry"
 	"github.com/fiber-caches/cache/internal/memstore"
@@ -195,7 +196,7 @@ func (b *redisBackend) lookup(ctx context.Context, k *keys, h *fasthttp.RequestH
 	if ev == "" {
 		return nil
 	}
-	e, err := entry.Decode([]byte(ev))
+	e, err := entry.Decode(stringBytes(ev)) // Decode copies what it keeps
 	if err != nil {
 		_, _ = call(ctx, func() (int64, error) { return b.c.Del(ctx, sk.entry).Result() })
 		return err
@@ -263,3 +264,7 @@ func (b *redisBackend) bumpEpoch(ctx context.Context) error {
 	})
 	return err
 }
+
+// stringBytes views s as bytes without copying; the result must not be
+// modified (entry.Decode only reads it, and copies what it keeps).
+func stringBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
