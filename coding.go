@@ -3,17 +3,20 @@ package cache
 import (
 	"github.com/fiber-caches/cache/internal/entry"
 	"github.com/fiber-caches/cache/internal/rfc"
+	"slices"
 )
 
 // acceptable reports whether a request whose Accept-Encoding lines are ae
-// (each followed by ',') may be answered with e: an entry whose body has a
-// content coding is only served to a request that names that coding (or
-// "*") with a non-zero q (RFC 9110 §12.5.3). Variants are keyed by the
-// coding the compress middleware would pick; this check keeps a handler
-// that negotiates otherwise from serving, say, gzip bytes to a client that
-// did not ask for them.
-func acceptable(ae []byte, e *entry.Entry) bool {
-	if len(e.Encoding) == 0 || rfc.EqualFold(e.Encoding, "identity") {
+// (each followed by ',') may be answered with e, whose path varies on
+// names. Variants of a response that varies on Accept-Encoding are keyed
+// by the coding the compress middleware would pick, not by the header; so
+// such an entry with a content coding is only served to a request that
+// names that coding (or "*") with a non-zero q (RFC 9110 §12.5.3): a
+// handler that negotiates otherwise never has, say, its gzip bytes served
+// to a client that did not ask for them. A response that does not vary on
+// Accept-Encoding is the same for everyone, as its origin said.
+func acceptable(ae []byte, e *entry.Entry, names []string) bool {
+	if len(e.Encoding) == 0 || rfc.EqualFold(e.Encoding, "identity") || !slices.Contains(names, "accept-encoding") {
 		return true
 	}
 	ok := false

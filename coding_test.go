@@ -12,6 +12,7 @@ import (
 // that accepts it.
 func TestAcceptable(t *testing.T) {
 	gz := &entry.Entry{Encoding: []byte("gzip")}
+	ae := []string{"accept-encoding"}
 	for _, tc := range []struct {
 		ae   string
 		want bool
@@ -28,10 +29,11 @@ func TestAcceptable(t *testing.T) {
 		{"identity,", false},
 		{"br,gzip,", true},
 	} {
-		assert.Equal(t, tc.want, acceptable([]byte(tc.ae), gz), "%q", tc.ae)
+		assert.Equal(t, tc.want, acceptable([]byte(tc.ae), gz, ae), "%q", tc.ae)
 	}
-	assert.True(t, acceptable(nil, &entry.Entry{}), "no coding: always")
-	assert.True(t, acceptable(nil, &entry.Entry{Encoding: []byte("identity")}))
+	assert.True(t, acceptable(nil, &entry.Entry{}, ae), "no coding: always")
+	assert.True(t, acceptable(nil, &entry.Entry{Encoding: []byte("identity")}, ae))
+	assert.True(t, acceptable(nil, gz, nil), "a response that does not vary on Accept-Encoding is the same for everyone")
 }
 
 // A handler that negotiates the coding itself (q-values the compress

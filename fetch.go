@@ -30,7 +30,7 @@ func (m *Cache) fetch(c *fiber.Ctx, r *request, stale *entry.Entry, refresh bool
 	}
 	if !leader {
 		m.observe(EventCoalesced, ReasonNone)
-		if e := f.wait(m.cfg.coalesceWait, h, r.head, raw); e != nil && acceptable(r.rh.ae, e) {
+		if e := f.wait(m.cfg.coalesceWait, h, r.head, raw); e != nil && acceptable(r.rh.ae, e, f.names) {
 			return m.serveEntry(c, &r.rh, e, r.now, outcomeCollapsed, ReasonNone)
 		}
 		f = nil // the leader stored nothing for us: run the handler
@@ -63,7 +63,7 @@ func (m *Cache) lookAgain(c *fiber.Ctx, r *request) *entry.Entry {
 	if !m.lookup(r, c) {
 		return nil
 	}
-	if e := r.res.entry; e != nil && r.res.usable(e, r.now) && (r.head || !e.Head()) && acceptable(r.rh.ae, e) && m.usable(e, r.now, nil) == useFresh {
+	if e := r.res.entry; e != nil && r.res.usable(e, r.now) && (r.head || !e.Head()) && acceptable(r.rh.ae, e, r.res.names) && m.usable(e, r.now, nil) == useFresh {
 		return e
 	}
 	return nil

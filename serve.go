@@ -97,7 +97,7 @@ func (m *Cache) serve(c *fiber.Ctx) error {
 		}
 		e = nil
 	}
-	if e != nil && (e.Head() && !head || !acceptable(r.rh.ae, e)) {
+	if e != nil && (e.Head() && !head || !acceptable(r.rh.ae, e, r.res.names)) {
 		e = nil // a stored HEAD never answers a GET; a coding the client did not ask for
 	}
 	var stale *entry.Entry
