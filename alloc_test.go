@@ -2,7 +2,7 @@
 
 // Allocation checks: the race detector makes sync.Pool drop items at
 // random, so these build without -race only. CI runs them with
-// go test -count=1 -run Allocat ./... after the race run.
+// go test -count=1 -run Allocat . before the race run.
 
 package cache
 
