@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"bytes"
 	"github.com/fiber-caches/cache/internal/entry"
 	"github.com/fiber-caches/cache/internal/rfc"
 	"slices"
@@ -28,7 +29,7 @@ func acceptable(ae []byte, e *entry.Entry, names []string) bool {
 				break
 			}
 		}
-		if !equalFoldBytes(coding, e.Encoding) && !(len(coding) == 1 && coding[0] == '*') {
+		if !bytes.EqualFold(coding, e.Encoding) && !(len(coding) == 1 && coding[0] == '*') {
 			continue
 		}
 		if zeroQ(params) {
@@ -65,23 +66,4 @@ func trimSpace(b []byte) []byte {
 		b = b[:len(b)-1]
 	}
 	return b
-}
-
-func equalFoldBytes(a, b []byte) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		x, y := a[i], b[i]
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if 'A' <= y && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
 }

@@ -2,6 +2,7 @@ package cache
 
 import (
 	"fmt"
+	"github.com/fiber-caches/cache/internal/rfc"
 	"math"
 	"strconv"
 	"strings"
@@ -340,29 +341,11 @@ func ccDeltaSeconds(v []byte) (int64, bool) {
 // ccKnown returns the canonical name of a known directive, or "".
 func ccKnown(name []byte) string {
 	for _, k := range ccKnownNames {
-		if ccEqualFold(name, k) {
+		if rfc.EqualFold(name, k) {
 			return k
 		}
 	}
 	return ""
-}
-
-// ccEqualFold reports whether b equals the lowercase ASCII string s,
-// ignoring ASCII case in b.
-func ccEqualFold(b []byte, s string) bool {
-	if len(b) != len(s) {
-		return false
-	}
-	for i := range len(b) {
-		c := b[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if c != s[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // ccIsToken reports whether s is a non-empty HTTP token (RFC 9110 5.6.2).
@@ -401,7 +384,7 @@ func (it *ccItem) is(name string) bool {
 	if it.known != "" {
 		return it.known == name
 	}
-	return ccEqualFold(it.name, name)
+	return rfc.EqualFold(it.name, name)
 }
 
 // seconds returns the delta-seconds value of the item, if it has a valid one.
@@ -463,7 +446,7 @@ func ccPatch(h *fasthttp.ResponseHeader, ds []Directive) {
 	// Collect every Cache-Control line. VisitAll also finds lines whose key
 	// is not canonically spelled (header normalizing disabled).
 	h.VisitAll(func(k, v []byte) {
-		if !ccEqualFold(k, "cache-control") {
+		if !rfc.EqualFold(k, "cache-control") {
 			return
 		}
 		if string(k) != fiber.HeaderCacheControl {

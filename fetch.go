@@ -3,6 +3,7 @@ package cache
 import (
 	"bytes"
 	"context"
+	"github.com/fiber-caches/cache/internal/rfc"
 	"log/slog"
 	"time"
 
@@ -80,7 +81,7 @@ type savedHeaders struct {
 func (s *savedHeaders) take(h *fasthttp.RequestHeader, lower string) {
 	n := len(s.kv)
 	h.VisitAll(func(k, v []byte) {
-		if equalFold(k, lower) {
+		if rfc.EqualFold(k, lower) {
 			s.kv = append(s.kv, [2][]byte{bytes.Clone(k), bytes.Clone(v)})
 		}
 	})

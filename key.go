@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"github.com/fiber-caches/cache/internal/rfc"
 	"slices"
 	"unsafe"
 
@@ -283,7 +284,7 @@ func appendRequestValues(b []byte, h *fasthttp.RequestHeader, name string, fold 
 		return b
 	}
 	h.VisitAll(func(k, v []byte) {
-		if equalFold(k, name) {
+		if rfc.EqualFold(k, name) {
 			add(v)
 		}
 	})
@@ -299,29 +300,11 @@ func peekRequest(h *fasthttp.RequestHeader, canonical, lower string, raw bool) [
 	}
 	var out []byte
 	h.VisitAll(func(k, v []byte) {
-		if out == nil && equalFold(k, lower) {
+		if out == nil && rfc.EqualFold(k, lower) {
 			out = v
 		}
 	})
 	return out
-}
-
-// equalFold reports whether b equals the lower-case ASCII string s,
-// ignoring ASCII case in b.
-func equalFold(b []byte, s string) bool {
-	if len(b) != len(s) {
-		return false
-	}
-	for i := range len(b) {
-		c := b[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if c != s[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // storageKeys names the records of one request in a shared storage. Every

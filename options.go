@@ -298,9 +298,10 @@ func WithClientTTL(d time.Duration) Option {
 }
 
 // WithETag(false) stops the cache from giving stored responses that carry
-// no ETag one of its own (app mode; the shared-cache mode never adds one). By default such a response gets a strong ETag
-// computed once, when it is stored, from its body (the hit path computes
-// nothing), so clients can revalidate and be answered 304 Not Modified.
+// no ETag one of its own (app mode; the shared-cache mode never adds one).
+// By default such a response gets a strong ETag computed once, when it is
+// stored, from its body (the hit path computes nothing), so clients can
+// revalidate and be answered 304 Not Modified.
 func WithETag(on bool) Option {
 	return func(c *config) { c.etag = on }
 }
