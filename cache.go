@@ -50,6 +50,7 @@ type Cache struct {
 	seed        maphash.Seed
 	clock       func() time.Time // nil: time.Now; tests set it (withClock)
 	app         atomic.Pointer[appInfo]
+	hooked      sync.Map // *fiber.App → struct{}: apps whose Shutdown closes the cache
 	closed      atomic.Bool
 	closeOnce   sync.Once
 }
@@ -111,7 +112,8 @@ func (m *Cache) Handler() fiber.Handler { return m.serve }
 // (at most a few seconds), invalidations still waiting for a storage are
 // tried one last time and logged if they cannot land, and the in-process
 // store is emptied. The middleware keeps working after Close, without
-// caching. Register it with app.Hooks().OnShutdown to tie it to the app.
+// caching. The first request a cache serves ties it to its app: app.Shutdown
+// calls Close.
 func (m *Cache) Close() error {
 	m.closeOnce.Do(func() {
 		m.closed.Store(true)
@@ -154,6 +156,11 @@ func (m *Cache) appInfo(app *fiber.App) *appInfo {
 	cfg := app.Config()
 	a := &appInfo{app: app, caseSensitive: cfg.CaseSensitive, strict: cfg.StrictRouting, unescape: cfg.UnescapePath, rawHeaders: cfg.DisableHeaderNormalizing}
 	m.app.Store(a)
+	if _, seen := m.hooked.LoadOrStore(app, struct{}{}); !seen {
+		// The app's Shutdown closes the cache: no background refresh or
+		// retried invalidation outlives it.
+		app.Hooks().OnShutdown(m.Close)
+	}
 	return a
 }
 

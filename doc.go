@@ -200,9 +200,10 @@ turns them into Prometheus metrics.
 
 # Close
 
-Close waits (a few seconds at most) for background refreshes, stops
-retrying pending invalidations and logs how many never landed
-(invalidation_lost_at_close), and empties the in-process store. The middleware keeps working after
-Close, without caching. Tie it to the app with app.Hooks().OnShutdown.
+Close waits (a few seconds at most) for background refreshes, tries each
+pending invalidation once more and logs how many never landed
+(invalidation_lost_at_close), and empties the in-process store. The
+middleware keeps working after Close, without caching. app.Shutdown calls
+Close on every cache that served the app.
 */
 package cache

@@ -323,3 +323,16 @@ func TestRefreshKeepsTheScheme(t *testing.T) {
 	_, sawHTTP := schemes.Load("http")
 	assert.False(t, sawHTTP, "the refresh ran as https")
 }
+
+// The app's Shutdown closes the cache that served it.
+func TestShutdownClosesTheCache(t *testing.T) {
+	m := NewCache(WithTTL(time.Minute))
+	app := fiber.New()
+	app.Use(m.Handler())
+	app.Get("/p", func(c *fiber.Ctx) error { return c.SendString("p") })
+	do(t, app, "GET", "/p")
+	assert.Equal(t, "hit", do(t, app, "GET", "/p").header.Get("X-Cache"))
+	require.NoError(t, app.Shutdown())
+	assert.True(t, m.closed.Load())
+	assert.Empty(t, do(t, app, "GET", "/p").header.Get("X-Cache"), "a closed cache caches nothing")
+}
