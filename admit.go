@@ -141,7 +141,12 @@ func (m *Cache) admit(c *fiber.Ctx, r *request, before []byte, now int64, raw bo
 	}
 	ri := readResponse(h, r.now, now)
 	if m.cfg.shared && ri.cdnValid {
-		ri.cc = ri.cdnCC // RFC 9213: CDN-Cache-Control replaces Cache-Control here
+		// RFC 9213: CDN-Cache-Control replaces Cache-Control here, but
+		// never lifts its privacy: private and no-store still hold.
+		private, noStore := ri.cc.Private || ri.cc.PrivateQualified, ri.cc.NoStore
+		ri.cc = ri.cdnCC
+		ri.cc.Private = ri.cc.Private || private
+		ri.cc.NoStore = ri.cc.NoStore || noStore
 	}
 	// The fields a qualified private or no-cache names are not stripped
 	// from the entry: read both unqualified (RFC 9111 §5.2.2.4, §5.2.2.7).
@@ -152,7 +157,11 @@ func (m *Cache) admit(c *fiber.Ctx, r *request, before []byte, now int64, raw bo
 		return nil, nil, ReasonVaryStar
 	case ri.tooMany:
 		return nil, nil, ReasonTooManyHeaders
-	case ri.setCookie && !m.cfg.shared && !hasRequestCookie(&c.Request().Header, r.app.rawHeaders):
+	// A Set-Cookie to a request without cookies starts a session: never
+	// stored in app mode; in the shared-cache mode only when the upstream
+	// says public (as nginx and Varnish refuse such responses by default).
+	case ri.setCookie && !m.cfg.shared && !hasRequestCookie(&c.Request().Header, r.app.rawHeaders),
+		ri.setCookie && m.cfg.shared && !ri.cc.Public:
 		return nil, nil, ReasonSetCookie
 	}
 	auth := len(peekRequest(&c.Request().Header, fasthttp.HeaderAuthorization, "authorization", r.app.rawHeaders)) > 0

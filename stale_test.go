@@ -336,3 +336,34 @@ func TestShutdownClosesTheCache(t *testing.T) {
 	assert.True(t, m.closed.Load())
 	assert.Empty(t, do(t, app, "GET", "/p").header.Get("X-Cache"), "a closed cache caches nothing")
 }
+
+// In the shared-cache mode a Set-Cookie response is stored only when the
+// upstream says public, and CDN-Cache-Control never lifts Cache-Control's
+// privacy.
+func TestSharedModePrivacy(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		headers []func(c *fiber.Ctx)
+		stored  bool
+	}{
+		{"set-cookie", []func(c *fiber.Ctx){header("Cache-Control", "max-age=60"), header("Set-Cookie", "sid=1")}, false},
+		{"set-cookie public", []func(c *fiber.Ctx){header("Cache-Control", "public, max-age=60"), header("Set-Cookie", "theme=dark")}, true},
+		{"cdn max-age over private", []func(c *fiber.Ctx){header("Cache-Control", "private"), header("CDN-Cache-Control", "max-age=60")}, false},
+		{"cdn max-age over no-store", []func(c *fiber.Ctx){header("Cache-Control", "no-store"), header("CDN-Cache-Control", "max-age=60")}, false},
+		{"cdn max-age", []func(c *fiber.Ctx){header("Cache-Control", "max-age=1"), header("CDN-Cache-Control", "max-age=60")}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var k counter
+			app := fiber.New()
+			app.Use(New(WithSharedCache()))
+			app.Get("/p", k.handler("p", tc.headers...))
+			do(t, app, "GET", "/p")
+			do(t, app, "GET", "/p")
+			if tc.stored {
+				assert.Equal(t, 1, k.runs())
+			} else {
+				assert.Equal(t, 2, k.runs())
+			}
+		})
+	}
+}
