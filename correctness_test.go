@@ -49,7 +49,7 @@ func cxApp(cfg ...fiber.Config) *fiber.App {
 // cxCache returns a cache closed when the test ends.
 func cxCache(t *testing.T, opts ...cache.Option) *cache.Cache {
 	t.Helper()
-	m := cache.NewCache(opts...)
+	m := cache.NewCache(append([]cache.Option{cache.WithStorageTimeout(cxTimeout)}, opts...)...)
 	t.Cleanup(func() { _ = m.Close() })
 	return m
 }

@@ -51,10 +51,15 @@ func newInvSite(t *testing.T, opts ...cache.Option) *invSite {
 	return newInvSiteWith(t, nil, opts...)
 }
 
+// invStorageTimeout replaces the 50 ms default storage timeout in tests that
+// are not about timeouts: a loaded machine can take longer, which would
+// pause the storage and turn hits into bypasses.
+const invStorageTimeout = 10 * time.Second
+
 // newInvSiteWith is newInvSite with extra routes, registered first.
 func newInvSiteWith(t *testing.T, extra func(s *invSite), opts ...cache.Option) *invSite {
 	t.Helper()
-	s := &invSite{t: t, cache: cache.NewCache(opts...), runs: map[string]int{}}
+	s := &invSite{t: t, cache: cache.NewCache(append([]cache.Option{cache.WithStorageTimeout(invStorageTimeout)}, opts...)...), runs: map[string]int{}}
 	t.Cleanup(func() { _ = s.cache.Close() })
 	s.app = fiber.New(fiber.Config{RequestMethods: append(append([]string(nil), fiber.DefaultMethods...), "PURGE")})
 	s.app.Use(s.cache.Handler())
@@ -535,7 +540,7 @@ func invConstantOps(t *testing.T, newStorage func(*testing.T) fiber.Storage) {
 	}
 	measure := func(t *testing.T, variants int) cost {
 		spy := &invSpyStorage{Storage: newStorage(t)}
-		c := cache.NewCache(cache.WithStorage(spy), cache.WithTTL(time.Minute), cache.WithKeyPrefix(invPrefix(t)))
+		c := cache.NewCache(cache.WithStorage(spy), cache.WithTTL(time.Minute), cache.WithKeyPrefix(invPrefix(t)), cache.WithStorageTimeout(invStorageTimeout))
 		t.Cleanup(func() { _ = c.Close() })
 		app := fiber.New()
 		app.Use(c.Handler())
@@ -1171,7 +1176,7 @@ func TestInvalidate_RaceStress(t *testing.T) {
 }
 
 func invStress(t *testing.T, opts ...cache.Option) {
-	c := cache.NewCache(opts...)
+	c := cache.NewCache(append([]cache.Option{cache.WithStorageTimeout(invStorageTimeout)}, opts...)...)
 	t.Cleanup(func() { _ = c.Close() })
 	app := fiber.New()
 	app.Use(c.Handler())

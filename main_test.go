@@ -163,3 +163,8 @@ func header(k, v string) func(c *fiber.Ctx) {
 func status(code int) func(c *fiber.Ctx) {
 	return func(c *fiber.Ctx) { c.Status(code) }
 }
+
+// testStorageTimeout replaces the 50 ms default storage timeout in tests
+// that are not about timeouts: a loaded machine can take longer, which
+// would pause the storage and turn hits into bypasses.
+const testStorageTimeout = 10 * time.Second

@@ -27,7 +27,9 @@ func redisStorage(t *testing.T) (*redis.Storage, string) {
 // redisCache is a cache on s, closed when the test ends.
 func redisCache(t *testing.T, opts ...Option) *Cache {
 	t.Helper()
-	m := NewCache(opts...)
+	// A loaded CI machine can take longer than the default 50 ms storage
+	// timeout, which would pause the storage and turn hits into bypasses.
+	m := NewCache(append([]Option{WithStorageTimeout(testStorageTimeout)}, opts...)...)
 	t.Cleanup(func() { _ = m.Close() })
 	return m
 }

@@ -92,7 +92,7 @@ func TestHitRoundTrips(t *testing.T) {
 
 	for _, tc := range roundTripCases {
 		t.Run(tc.name, func(t *testing.T) {
-			m := NewCache(WithStorage(rs), WithKeyPrefix(prefix), WithTTL(time.Minute))
+			m := NewCache(WithStorage(rs), WithKeyPrefix(prefix), WithTTL(time.Minute), WithStorageTimeout(testStorageTimeout))
 			t.Cleanup(func() { _ = m.Close() })
 			get, runs := roundTripApp(t, m, tc.vary)
 			url := "/roundtrip/" + tc.name
@@ -141,7 +141,7 @@ func TestHitRoundTripsOtherInstance(t *testing.T) {
 		t.Cleanup(func() { rs.Close() })
 		rt := &redistest.RoundTrips{}
 		rs.Conn().AddHook(rt)
-		m := NewCache(WithStorage(rs), WithKeyPrefix(prefix), WithTTL(time.Minute))
+		m := NewCache(WithStorage(rs), WithKeyPrefix(prefix), WithTTL(time.Minute), WithStorageTimeout(testStorageTimeout))
 		t.Cleanup(func() { _ = m.Close() })
 		return m, rt
 	}
@@ -176,7 +176,7 @@ func TestStorageHitRoundTrips(t *testing.T) {
 
 	for _, tc := range roundTripCases {
 		t.Run(tc.name, func(t *testing.T) {
-			m := NewCache(WithStorage(s), WithKeyPrefix(prefix), WithTTL(time.Minute))
+			m := NewCache(WithStorage(s), WithKeyPrefix(prefix), WithTTL(time.Minute), WithStorageTimeout(testStorageTimeout))
 			t.Cleanup(func() { _ = m.Close() })
 			get, runs := roundTripApp(t, m, tc.vary)
 			url := "/roundtrip/" + tc.name
