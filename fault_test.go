@@ -124,7 +124,10 @@ func TestFault_LatencyBound(t *testing.T) {
 		t.Run(fmt.Sprintf("pause=%v", pause), func(t *testing.T) {
 			proxy, s := fltProxy(t)
 			prefix := prefixes()
-			m := cxCache(t, cache.WithStorage(s), cache.WithKeyPrefix(prefix), cache.WithTTL(time.Minute), cache.WithStoragePause(pause))
+			// The default storage timeout is what this test measures (cxCache
+			// gives tests a generous one).
+			m := cxCache(t, cache.WithStorage(s), cache.WithKeyPrefix(prefix), cache.WithTTL(time.Minute),
+				cache.WithStoragePause(pause), cache.WithStorageTimeout(cache.DefaultStorageTimeout))
 			app := cxApp()
 			app.Use(m.Handler())
 			var runs atomic.Int64
