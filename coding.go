@@ -25,7 +25,7 @@ func acceptable(ae []byte, e *entry.Entry, names []string) bool {
 		coding, params := elem, []byte(nil)
 		for i, c := range elem {
 			if c == ';' {
-				coding, params = trimSpace(elem[:i]), elem[i+1:]
+				coding, params = bytes.TrimSpace(elem[:i]), elem[i+1:]
 				break
 			}
 		}
@@ -46,7 +46,7 @@ func acceptable(ae []byte, e *entry.Entry, names []string) bool {
 // zeroQ reports whether the parameters of an Accept-Encoding element say
 // q=0 (0, 0.0, 0.000).
 func zeroQ(params []byte) bool {
-	p := trimSpace(params)
+	p := bytes.TrimSpace(params)
 	if len(p) < 3 || (p[0] != 'q' && p[0] != 'Q') || p[1] != '=' {
 		return false
 	}
@@ -56,14 +56,4 @@ func zeroQ(params []byte) bool {
 		}
 	}
 	return true
-}
-
-func trimSpace(b []byte) []byte {
-	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
-		b = b[1:]
-	}
-	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
-		b = b[:len(b)-1]
-	}
-	return b
 }

@@ -244,7 +244,7 @@ func TestRequestDirectives(t *testing.T) {
 	assert.Equal(t, "v1", do(t, app, "GET", "/p", "Pragma: no-cache").body)
 	assert.EqualValues(t, 1, v.runs.Load())
 
-	app, v = build(WithSharedCache())
+	app, _ = build(WithSharedCache())
 	do(t, app, "GET", "/p")
 	assert.Equal(t, "v1", do(t, app, "GET", "/p").body)
 	assert.Equal(t, "v2", do(t, app, "GET", "/p", "Cache-Control: no-cache").body, "RFC 9111 §5.2.1.4")

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/fiber-caches/cache/internal/rfc"
 	"strings"
 )
 
@@ -91,7 +92,7 @@ func Decode(b []byte) (*Entry, error) {
 			h.Key = d.bytes(MaxHeaderBytes)
 			h.Value = d.bytes(MaxHeaderBytes)
 			size += len(h.Key) + len(h.Value)
-			if d.err == nil && (!validName(h.Key) || !validValue(h.Value)) {
+			if d.err == nil && (!rfc.ValidFieldName(h.Key) || !rfc.ValidFieldValue(h.Value)) {
 				d.fail(fmt.Errorf("header %d is not a valid field", i))
 			}
 		}
@@ -150,7 +151,7 @@ func DecodePath(b []byte) (*Path, error) {
 	p := &Path{Gen: binary.LittleEndian.Uint64(b[4:])}
 	if names := b[12:]; len(names) > 0 {
 		for n := range bytes.SplitSeq(names, []byte{','}) {
-			if len(p.Names) == MaxNames || !validName(n) {
+			if len(p.Names) == MaxNames || !rfc.ValidFieldName(n) {
 				return nil, fmt.Errorf("%w: bad vary names", ErrCorrupt)
 			}
 			p.Names = append(p.Names, string(n))
@@ -170,37 +171,6 @@ func header(b []byte, kind byte) error {
 	}
 	return nil
 }
-
-// validName reports whether b is a non-empty token (RFC 9110 §5.6.2).
-func validName(b []byte) bool {
-	if len(b) == 0 {
-		return false
-	}
-	for _, c := range b {
-		if c >= 0x80 || !tokenChar[c] {
-			return false
-		}
-	}
-	return true
-}
-
-// validValue reports whether b holds no CR, LF or NUL (RFC 9110 §5.5).
-func validValue(b []byte) bool {
-	return bytes.IndexAny(b, "\r\n\x00") < 0
-}
-
-var tokenChar = func() (t [128]bool) {
-	for c := '0'; c <= '9'; c++ {
-		t[c] = true
-	}
-	for c := 'a'; c <= 'z'; c++ {
-		t[c], t[c-'a'+'A'] = true, true
-	}
-	for _, c := range "!#$%&'*+-.^_`|~" {
-		t[c] = true
-	}
-	return t
-}()
 
 func appendBytes(dst, b []byte) []byte {
 	dst = binary.AppendUvarint(dst, uint64(len(b)))

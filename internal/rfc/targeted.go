@@ -160,24 +160,12 @@ func sfBareItem(v []byte, i int) (end int, isInt, ok bool) {
 		return len(v), false, false
 	case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '*':
 		j := i + 1
-		for j < len(v) && (tokenChar(v[j]) || v[j] == ':' || v[j] == '/') {
+		for j < len(v) && (isTchar(v[j]) || v[j] == ':' || v[j] == '/') {
 			j++
 		}
 		return j, false, true
 	}
 	return i, false, false
-}
-
-func tokenChar(c byte) bool {
-	switch {
-	case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
-		return true
-	}
-	switch c {
-	case '!', '#', '$', '%', '&', '\'', '*', '+', '-', '.', '^', '_', '`', '|', '~':
-		return true
-	}
-	return false
 }
 
 func skipSP(v []byte, i int) int {
