@@ -215,7 +215,7 @@ func (m *Cache) admit(c *fiber.Ctx, r *request, before []byte, now int64, raw bo
 
 	// The entry is keyed by the request's values of every name the path
 	// varies on, the response's own included.
-	names := unionNames(r.res.names, ri.names)
+	names := entry.UnionNames(r.res.names, ri.names)
 	if len(names) > entry.MaxNames {
 		return nil, nil, ReasonTooManyHeaders
 	}
@@ -480,17 +480,4 @@ func (m *Cache) refreshed(c *fiber.Ctx, r *request, stale *entry.Entry, now int6
 		e.KeepUntil = max(e.FreshUntil, now) + (stale.KeepUntil - stale.FreshUntil)
 	}
 	return &e
-}
-
-// unionNames merges two sorted name lists.
-func unionNames(a, b []string) []string {
-	if len(b) == 0 {
-		return a
-	}
-	if len(a) == 0 {
-		return b
-	}
-	u := append(append(make([]string, 0, len(a)+len(b)), a...), b...)
-	slices.Sort(u)
-	return slices.Compact(u)
 }

@@ -7,6 +7,7 @@ package entry
 import (
 	"bytes"
 	"math"
+	"slices"
 )
 
 // Forever is the time (Unix nanoseconds) of an entry that never goes stale
@@ -128,4 +129,18 @@ func (e *Entry) Weight() uint32 {
 type Path struct {
 	Gen   uint64
 	Names []string // lower-case, sorted
+}
+
+// UnionNames merges two sorted lists of Vary names into one, sorted and
+// without duplicates. It returns a or b itself when the other is empty.
+func UnionNames(a, b []string) []string {
+	if len(b) == 0 {
+		return a
+	}
+	if len(a) == 0 {
+		return b
+	}
+	u := append(append(make([]string, 0, len(a)+len(b)), a...), b...)
+	slices.Sort(u)
+	return slices.Compact(u)
 }

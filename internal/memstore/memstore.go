@@ -49,7 +49,7 @@ func (p *Path) AddNames(names []string) {
 		if subset(names, cur) {
 			return // the usual case: nothing new, nothing allocated
 		}
-		u := union(cur, names)
+		u := entry.UnionNames(cur, names)
 		if p.names.CompareAndSwap(old, &u) {
 			return
 		}
@@ -64,15 +64,6 @@ func subset(a, b []string) bool {
 		}
 	}
 	return true
-}
-
-func union(a, b []string) []string {
-	if len(b) == 0 {
-		return a
-	}
-	u := append(append(make([]string, 0, len(a)+len(b)), a...), b...)
-	slices.Sort(u)
-	return slices.Compact(u)
 }
 
 // value is what the otter cache holds: a *Path or an *entry.Entry.
