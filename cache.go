@@ -92,7 +92,7 @@ func NewCache(opts ...Option) *Cache {
 		}
 		m.b = rb
 	default:
-		m.b = &storageBackend{s: sharedKeys{cfg.keyPrefix}, c: newCtxStorage(s), pathTTL: cfg.maxKeep()}
+		m.b = &storageBackend{s: newSharedKeys(cfg.keyPrefix), c: newCtxStorage(s), pathTTL: cfg.maxKeep()}
 	}
 	if m.mem == nil {
 		m.g = &guard{timeout: cfg.storageTimeout, pause: cfg.storagePause, log: m.log, obs: m.observe, now: m.now}

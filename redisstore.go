@@ -19,10 +19,12 @@ import (
 // redisBackend keeps records in Redis through the client of a
 // gofiber/storage/redis storage (its Conn method), so that what the generic
 // fiber.Storage path does in several round trips takes one: a hit is one
-// script call (path record and entry, read together) pipelined with a read
-// of the epoch; a miss adds one script call that stores the entry only if
-// the path's generation is unchanged; an invalidation is one script call.
-// Every key of a path shares a hash tag, so it all runs on Redis Cluster.
+// pipeline of three plain commands (the path record, created when absent
+// by SET NX GET; the entry; the epoch), which costs Redis a fraction of
+// what a script call does; a miss adds one script call that stores the
+// entry only if the path's generation is unchanged; an invalidation is one
+// script call. Every key of a path shares a hash tag, so it all runs on
+// Redis Cluster. SET with both NX and GET needs Redis 7.0 or later.
 type redisBackend struct {
 	s       sharedKeys
 	c       redis.UniversalClient
@@ -37,19 +39,6 @@ type redisBackend struct {
 // The scripts. A path record is "fc", version, kind, 8 bytes of
 // generation (bytes 5 to 12 in Lua's 1-based strings), then the names.
 var (
-	// KEYS: path, entry. ARGV: a new path record, its TTL in ms, "1" to
-	// create it when absent. Returns {path record, entry, created}.
-	redisLookup = redis.NewScript(`
-local p = redis.call('GET', KEYS[1])
-if not p then
-  if ARGV[3] == '1' then
-    redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-    return {ARGV[1], false, 1}
-  end
-  return {false, false, 0}
-end
-return {p, redis.call('GET', KEYS[2]), 0}`)
-
 	// KEYS: path, entry. ARGV: generation (8 bytes), entry, entry TTL in
 	// ms (0: none), Vary names. Stores the entry and the names only if the
 	// path's generation is still the given one, and keeps the path record
@@ -90,7 +79,7 @@ func newRedisBackend(c redis.UniversalClient, storage any, prefix string) (*redi
 	if err != nil {
 		return nil, err
 	}
-	return &redisBackend{s: sharedKeys{prefix}, c: c, storage: storage, names: names, seed: maphash.MakeSeed()}, nil
+	return &redisBackend{s: newSharedKeys(prefix), c: c, storage: storage, names: names, seed: maphash.MakeSeed()}, nil
 }
 
 func (b *redisBackend) identity() any { return [2]any{b.storage, b.s.prefix} }
@@ -108,7 +97,7 @@ func (b *redisBackend) run(ctx context.Context, cmds func(p redis.Pipeliner)) ([
 		if err == nil || attempt > 0 || !redis.HasErrorPrefix(err, "NOSCRIPT") {
 			return res, err
 		}
-		for _, s := range []*redis.Script{redisLookup, redisPut, redisInvalidate} {
+		for _, s := range []*redis.Script{redisPut, redisInvalidate} {
 			if err := s.Load(ctx, b.c).Err(); err != nil {
 				return nil, err
 			}
@@ -120,19 +109,24 @@ func (b *redisBackend) lookup(ctx context.Context, k *keys, h *fasthttp.RequestH
 	ph := maphash.Bytes(b.seed, k.path())
 	hint, _ := b.names.GetIfPresent(ph)
 	sk := b.s.of(keysWith(k, h, hint, fold))
-	newPath := entry.EncodePath(&entry.Path{Gen: memstore.NewGen()})
-	createArg := "0"
-	if create {
-		createArg = "1"
-	}
-	var script *redis.Cmd
+	var newPath []byte
+	var path, ev interface{ Result() (string, error) }
 	var epoch *redis.StatusCmd
 	// The epoch is created with a random value when absent, never read as
 	// 0: an evicted epoch then makes every entry unusable rather than
 	// bringing back those stored before the last bump.
 	newEpoch := binary.LittleEndian.AppendUint64(nil, memstore.NewGen())
 	_, err := b.run(ctx, func(p redis.Pipeliner) {
-		script = redisLookup.EvalSha(ctx, p, []string{sk.path, sk.entry}, newPath, pendingPathTTL.Milliseconds(), createArg)
+		if create {
+			// The record is created when absent, so that an invalidation
+			// that comes while the handler runs has a generation to change;
+			// GET returns the one that was there.
+			newPath = entry.EncodePath(&entry.Path{Gen: memstore.NewGen()})
+			path = p.SetArgs(ctx, sk.path, newPath, redis.SetArgs{Mode: "NX", Get: true, TTL: pendingPathTTL})
+		} else {
+			path = p.Get(ctx, sk.path)
+		}
+		ev = p.Get(ctx, sk.entry)
 		epoch = p.SetArgs(ctx, b.s.epochKey(), newEpoch, redis.SetArgs{Mode: "NX", Get: true})
 	})
 	if err != nil && !errors.Is(err, redis.Nil) {
@@ -154,15 +148,18 @@ func (b *redisBackend) lookup(ctx context.Context, k *keys, h *fasthttp.RequestH
 		old = string(newEpoch)
 	}
 	res.epoch = binary.LittleEndian.Uint64([]byte(old))
-	vals, err := script.Slice()
-	if err != nil || len(vals) != 3 {
-		return errors.Join(errors.New("fibercache: unexpected reply from the lookup script"), err)
-	}
-	pv, _ := vals[0].(string)
-	if pv == "" {
+	pv, err := path.Result()
+	switch {
+	case errors.Is(err, redis.Nil) && create:
+		p, _ := entry.DecodePath(newPath)
+		res.gen, res.created = p.Gen, true
+		return nil // a new record: no entry can be usable under it
+	case errors.Is(err, redis.Nil):
 		return nil // no record, none created
+	case err != nil:
+		return err
 	}
-	p, err := entry.DecodePath([]byte(pv))
+	p, err := entry.DecodePath(stringBytes(pv))
 	if err != nil {
 		if !create {
 			return err
@@ -170,6 +167,7 @@ func (b *redisBackend) lookup(ctx context.Context, k *keys, h *fasthttp.RequestH
 		// A record that does not decode is replaced as an absent one is
 		// created, with a fresh generation that no stored entry has; left
 		// there, it would keep the path from being cached for good.
+		newPath = entry.EncodePath(&entry.Path{Gen: memstore.NewGen()})
 		if _, err := call(ctx, func() (string, error) { return b.c.Set(ctx, sk.path, newPath, pendingPathTTL).Result() }); err != nil {
 			return err
 		}
@@ -177,31 +175,29 @@ func (b *redisBackend) lookup(ctx context.Context, k *keys, h *fasthttp.RequestH
 		res.gen, res.created = p.Gen, true
 		return nil
 	}
-	res.gen, res.names, res.created = p.Gen, p.Names, vals[2] == int64(1)
-	if res.created {
-		return nil
+	res.gen, res.names = p.Gen, p.Names
+	e, err := ev.Result()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return err
 	}
-	ev, _ := vals[1].(string)
 	if !sameNames(p.Names, hint) {
 		// The path's Vary names are not those remembered: name the variant
 		// again and read it.
 		b.names.Set(ph, p.Names)
 		sk = b.s.of(keysWith(k, h, p.Names, fold))
-		v, err := call(ctx, func() (string, error) { return b.c.Get(ctx, sk.entry).Result() })
-		if err != nil && !errors.Is(err, redis.Nil) {
+		if e, err = call(ctx, func() (string, error) { return b.c.Get(ctx, sk.entry).Result() }); err != nil && !errors.Is(err, redis.Nil) {
 			return err
 		}
-		ev = v
 	}
-	if ev == "" {
+	if e == "" {
 		return nil
 	}
-	e, err := entry.Decode(stringBytes(ev)) // Decode copies what it keeps
+	decoded, err := entry.Decode(stringBytes(e)) // Decode copies what it keeps
 	if err != nil {
 		_, _ = call(ctx, func() (int64, error) { return b.c.Del(ctx, sk.entry).Result() })
 		return err
 	}
-	res.entry = verified(e, k)
+	res.entry = verified(decoded, k)
 	return nil
 }
 
