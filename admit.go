@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/cespare/xxhash/v2"
@@ -300,11 +301,11 @@ func (m *Cache) advertise(h *fasthttp.ResponseHeader, ri *responseInfo, ttl time
 	var date [32]byte
 	if client >= time.Second {
 		PatchCacheControl(h, MaxAge(client))
-		h.SetBytesV(fiber.HeaderExpires, fasthttp.AppendHTTPDate(date[:0], time.Unix(0, now).Add(client)))
+		h.SetBytesV(fiber.HeaderExpires, m.expires.append(date[:0], time.Unix(0, now).Add(client)))
 		return
 	}
 	PatchCacheControl(h, Drop(ccMaxAge), NoCache())
-	h.SetBytesV(fiber.HeaderExpires, fasthttp.AppendHTTPDate(date[:0], time.Unix(0, now)))
+	h.SetBytesV(fiber.HeaderExpires, m.expires.append(date[:0], time.Unix(0, now)))
 }
 
 // autoETag is the strong ETag the cache gives a stored body that has none:
@@ -365,41 +366,43 @@ func (s beforeSet) has(k, v []byte) bool {
 // one allocation, in time linear in their number. It reports false when
 // they exceed what an entry may hold, or are not valid fields.
 func snapshot(e *entry.Entry, h *fasthttp.ResponseHeader, body, before, cacheHeader []byte, shared bool) bool {
+	// One visit of the header; the pairs alias it, which nothing changes
+	// until snapshot returns.
+	scratch := headerPairsPool.Get().(*[]headerPair)
+	all := (*scratch)[:0]
+	defer func() {
+		clear(all)
+		*scratch = all[:0]
+		headerPairsPool.Put(scratch)
+	}()
 	var conn [][]byte
 	h.VisitAll(func(k, v []byte) {
+		all = append(all, headerPair{k: k, v: v})
 		if rfc.EqualFold(k, "connection") {
-			rfc.ForEachToken(v, func(t []byte) { conn = append(conn, bytes.Clone(t)) })
+			rfc.ForEachToken(v, func(t []byte) { conn = append(conn, t) })
 		}
 	})
 	bs := newBeforeSet(before)
-	keep := func(k, v []byte) bool {
-		if rfc.HopByHop(k) || dropped(k, shared) || bytes.EqualFold(k, cacheHeader) || bs.has(k, v) {
-			return false
-		}
-		for _, t := range conn {
-			if bytes.EqualFold(k, t) {
-				return false
-			}
-		}
-		return true
-	}
 	size, n, valid := len(body), 0, true
-	h.VisitAll(func(k, v []byte) {
-		if keep(k, v) {
-			size += len(k) + len(v)
+	for i := range all {
+		kv := &all[i]
+		kv.keep = keepHeader(kv.k, kv.v, conn, bs, cacheHeader, shared)
+		if kv.keep {
+			size += len(kv.k) + len(kv.v)
 			n++
-			valid = valid && rfc.ValidFieldName(k) && rfc.ValidFieldValue(v)
+			valid = valid && rfc.ValidFieldName(kv.k) && rfc.ValidFieldValue(kv.v)
 		}
-	})
+	}
 	if !valid || n > entry.MaxHeaders || size-len(body) > entry.MaxHeaderBytes {
 		return false
 	}
 	arena := make([]byte, 0, size)
 	e.Headers = make([]entry.Header, 0, n)
-	h.VisitAll(func(k, v []byte) {
-		if !keep(k, v) {
-			return
+	for _, kv := range all {
+		if !kv.keep {
+			continue
 		}
+		k, v := kv.k, kv.v
 		arena = append(arena, k...)
 		key := arena[len(arena)-len(k):]
 		arena = append(arena, v...)
@@ -411,10 +414,34 @@ func snapshot(e *entry.Entry, h *fasthttp.ResponseHeader, body, before, cacheHea
 		if rfc.EqualFold(k, "content-encoding") && len(val) > 0 {
 			e.Encoding = val
 		}
-	})
+	}
 	arena = append(arena, body...)
 	e.Body = arena[len(arena)-len(body):]
 	entry.MarkFirst(e.Headers)
+	return true
+}
+
+// headerPair is one response header field as snapshot visits it.
+type headerPair struct {
+	k, v []byte
+	keep bool
+}
+
+// headerPairsPool holds the scratch slices snapshot visits a header into.
+var headerPairsPool = sync.Pool{New: func() any { s := make([]headerPair, 0, 32); return &s }}
+
+// keepHeader reports whether an entry keeps the response header k: v; conn
+// are the names the Connection header lists, bs the headers set before the
+// handler ran.
+func keepHeader(k, v []byte, conn [][]byte, bs beforeSet, cacheHeader []byte, shared bool) bool {
+	if rfc.HopByHop(k) || dropped(k, shared) || bytes.EqualFold(k, cacheHeader) || bs.has(k, v) {
+		return false
+	}
+	for _, t := range conn {
+		if bytes.EqualFold(k, t) {
+			return false
+		}
+	}
 	return true
 }
 

@@ -47,6 +47,7 @@ type Cache struct {
 	flights     flights
 	refreshes   refreshes
 	cacheHeader []byte // canonical name, nil: off
+	expires     dateCache
 	seed        maphash.Seed
 	clock       func() time.Time // nil: time.Now; tests set it (withClock)
 	app         atomic.Pointer[appInfo]
