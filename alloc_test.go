@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fiber-caches/cache/internal/testkit"
 	"github.com/gofiber/fiber/v2"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -18,7 +19,7 @@ import (
 )
 
 func TestKeys_KeyFuncHitAllocatesNothing(t *testing.T) {
-	var k counter
+	var k testkit.Counter
 	calls := 0
 	app := fiber.New()
 	app.Use(New(WithTTL(time.Hour), WithKeyFunc(func(c *fiber.Ctx, key []byte) []byte {
@@ -26,7 +27,7 @@ func TestKeys_KeyFuncHitAllocatesNothing(t *testing.T) {
 		return tenantKey(c, key)
 	})))
 	app.Get("/p", func(c *fiber.Ctx) error {
-		return k.handler("p "+c.Get("X-Tenant"), header("Vary", "Accept-Encoding"))(c)
+		return k.Handler("p "+c.Get("X-Tenant"), testkit.Header("Vary", "Accept-Encoding"))(c)
 	})
 	serve := app.Handler()
 
@@ -53,7 +54,7 @@ func TestKeys_KeyFuncHitAllocatesNothing(t *testing.T) {
 	assert.Equal(t, http.StatusOK, ctx.Response.StatusCode())
 	assert.Equal(t, "hit", string(ctx.Response.Header.Peek("X-Cache")))
 	assert.Equal(t, "p tenant-a#1", string(ctx.Response.Body()))
-	assert.Equal(t, 1, k.runs(), "every run was a hit")
+	assert.Equal(t, 1, k.Runs(), "every run was a hit")
 	assert.Equal(t, 201, calls-before, "the key function ran on every hit")
 	assert.Zero(t, allocs, "allocations per hit")
 

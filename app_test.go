@@ -4,10 +4,11 @@ import (
 	"net"
 	"net/http"
 	"regexp"
-	"sync"
+	"strconv"
 	"testing"
 	"time"
 
+	"github.com/fiber-caches/cache/internal/testkit"
 	"github.com/gofiber/fiber/v2"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -19,12 +20,12 @@ import (
 func TestApp_PerEndpointCachesInvalidateEachOther(t *testing.T) {
 	for _, post := range []string{"/users/:id", "/admin/users/:id"} {
 		t.Run(post, func(t *testing.T) {
-			var k counter
+			var k testkit.Counter
 			app := fiber.New()
 			// Each route its own cache.New, so its own in-process store:
 			// the update reaches the GET's store through the process's
 			// registry of caches.
-			app.Get("/users/:id", New(), k.handler("user")).Name("user")
+			app.Get("/users/:id", New(), k.Handler("user")).Name("user")
 			app.Post(post, New(), func(c *fiber.Ctx) error {
 				h, err := Helper(c)
 				if err != nil {
@@ -36,55 +37,55 @@ func TestApp_PerEndpointCachesInvalidateEachOther(t *testing.T) {
 				return c.SendStatus(fiber.StatusNoContent)
 			})
 			target := "/users/42"
-			require.True(t, ran(t, app, &k, target))
-			require.False(t, ran(t, app, &k, target))
-			require.True(t, ran(t, app, &k, "/users/43"))
+			require.True(t, k.Ran(t, app, target))
+			require.False(t, k.Ran(t, app, target))
+			require.True(t, k.Ran(t, app, "/users/43"))
 			update := "/users/42"
 			if post != "/users/:id" {
 				update = "/admin/users/42"
 			}
-			r := do(t, app, "POST", update)
-			require.Equal(t, fiber.StatusNoContent, r.status, r.body)
-			assert.True(t, ran(t, app, &k, target), "the next GET runs the handler")
-			assert.False(t, ran(t, app, &k, target))
-			assert.False(t, ran(t, app, &k, "/users/43"), "another user stays")
+			r := testkit.Do(t, app, "POST", update)
+			require.Equal(t, fiber.StatusNoContent, r.Status, r.Body)
+			assert.True(t, k.Ran(t, app, target), "the next GET runs the handler")
+			assert.False(t, k.Ran(t, app, target))
+			assert.False(t, k.Ran(t, app, "/users/43"), "another user stays")
 		})
 	}
 }
 
 func TestApp_TwoInProcessCachesInvalidateURL(t *testing.T) {
-	var a, b counter
+	var a, b testkit.Counter
 	ca, cb := NewCache(), NewCache()
 	defer ca.Close()
 	defer cb.Close()
 	app := fiber.New()
-	app.Get("/a", ca.Handler(), a.handler("a"))
-	app.Get("/b", cb.Handler(), b.handler("b"))
+	app.Get("/a", ca.Handler(), a.Handler("a"))
+	app.Get("/b", cb.Handler(), b.Handler("b"))
 	for range 2 {
-		do(t, app, "GET", "/a")
-		do(t, app, "GET", "/b")
+		testkit.Do(t, app, "GET", "/a")
+		testkit.Do(t, app, "GET", "/b")
 	}
-	require.Equal(t, 1, a.runs())
-	require.Equal(t, 1, b.runs())
+	require.Equal(t, 1, a.Runs())
+	require.Equal(t, 1, b.Runs())
 
 	require.NoError(t, ca.InvalidateURL("http://example.com/b"))
-	assert.Equal(t, "b#2", do(t, app, "GET", "/b").body, "ca reaches cb's store")
-	assert.Equal(t, "a#1", do(t, app, "GET", "/a").body)
+	assert.Equal(t, "b#2", testkit.Do(t, app, "GET", "/b").Body, "ca reaches cb's store")
+	assert.Equal(t, "a#1", testkit.Do(t, app, "GET", "/a").Body)
 	require.NoError(t, cb.InvalidateURL("http://example.com/a"))
-	assert.Equal(t, "a#2", do(t, app, "GET", "/a").body, "cb reaches ca's store")
-	assert.Equal(t, "b#2", do(t, app, "GET", "/b").body)
+	assert.Equal(t, "a#2", testkit.Do(t, app, "GET", "/a").Body, "cb reaches ca's store")
+	assert.Equal(t, "b#2", testkit.Do(t, app, "GET", "/b").Body)
 }
 
 func TestApp_InvalidateRouteReachesUnescapedParams(t *testing.T) {
 	// Browsers and clients send ',' and ';' in a path as they are.
 	for _, id := range []string{"a,b;c", "x;y", "p,q", "a:b@c"} {
 		t.Run(id, func(t *testing.T) {
-			var k counter
+			var k testkit.Counter
 			c := NewCache()
 			defer c.Close()
 			app := fiber.New()
 			app.Use(c.Handler())
-			app.Get("/items/:id", func(ctx *fiber.Ctx) error { return k.handler(ctx.Params("id"))(ctx) }).Name("item")
+			app.Get("/items/:id", func(ctx *fiber.Ctx) error { return k.Handler(ctx.Params("id"))(ctx) }).Name("item")
 			app.Post("/purge", func(ctx *fiber.Ctx) error {
 				h, err := Helper(ctx)
 				if err != nil {
@@ -96,62 +97,45 @@ func TestApp_InvalidateRouteReachesUnescapedParams(t *testing.T) {
 				return ctx.SendStatus(fiber.StatusNoContent)
 			})
 			target := "/items/" + id
-			require.Equal(t, id+"#1", do(t, app, "GET", target).body)
-			require.False(t, ran(t, app, &k, target))
+			require.Equal(t, id+"#1", testkit.Do(t, app, "GET", target).Body)
+			require.False(t, k.Ran(t, app, target))
 
-			require.Equal(t, fiber.StatusNoContent, do(t, app, "POST", "/purge").status)
-			assert.True(t, ran(t, app, &k, target), "Helper.InvalidateRoute")
-			require.False(t, ran(t, app, &k, target))
+			require.Equal(t, fiber.StatusNoContent, testkit.Do(t, app, "POST", "/purge").Status)
+			assert.True(t, k.Ran(t, app, target), "Helper.InvalidateRoute")
+			require.False(t, k.Ran(t, app, target))
 			require.NoError(t, c.InvalidateRoute(app, "http://example.com", "item", fiber.Map{"id": id}))
-			assert.True(t, ran(t, app, &k, target), "Cache.InvalidateRoute")
+			assert.True(t, k.Ran(t, app, target), "Cache.InvalidateRoute")
 		})
 	}
 }
 
 func TestApp_WithNextSkips(t *testing.T) {
-	var k counter
+	var k testkit.Counter
 	app := fiber.New()
 	app.Use(New(WithTTL(time.Minute), WithNext(func(c *fiber.Ctx) bool { return c.Get("X-No-Cache") != "" })))
-	app.Get("/x", k.handler("x"))
+	app.Get("/x", k.Handler("x"))
 	for i := 1; i <= 3; i++ {
-		r := do(t, app, "GET", "/x", "X-No-Cache: 1")
-		assert.Equal(t, "x#"+itoa(i), r.body, "the handler runs every time")
-		assert.Equal(t, "fibercache; fwd=bypass; detail=skip", r.header.Get("Cache-Status"))
-		assert.Equal(t, "", r.header.Get("X-Cache"))
+		r := testkit.Do(t, app, "GET", "/x", "X-No-Cache: 1")
+		assert.Equal(t, "x#"+strconv.Itoa(i), r.Body, "the handler runs every time")
+		assert.Equal(t, "fibercache; fwd=bypass; detail=skip", r.Header.Get("Cache-Status"))
+		assert.Equal(t, "", r.Header.Get("X-Cache"))
 	}
 	// Skipped requests stored nothing; the others are cached.
-	assert.Equal(t, "miss", do(t, app, "GET", "/x").header.Get("X-Cache"))
-	assert.Equal(t, "hit", do(t, app, "GET", "/x").header.Get("X-Cache"))
-	assert.Equal(t, "x#5", do(t, app, "GET", "/x", "X-No-Cache: 1").body, "a skipped request is never answered from the cache")
-	assert.Equal(t, 5, k.runs())
-}
-
-// concurrent sends n GETs of target at once, the first alone until the
-// handler has started, and returns what each got.
-func concurrent(t *testing.T, app *fiber.App, n int, started <-chan struct{}, target string) []result {
-	t.Helper()
-	out := make([]result, n)
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { defer wg.Done(); out[0] = do(t, app, "GET", target) }()
-	<-started
-	for i := 1; i < n; i++ {
-		wg.Add(1)
-		go func(i int) { defer wg.Done(); out[i] = do(t, app, "GET", target) }(i)
-	}
-	wg.Wait()
-	return out
+	assert.Equal(t, "miss", testkit.Do(t, app, "GET", "/x").Header.Get("X-Cache"))
+	assert.Equal(t, "hit", testkit.Do(t, app, "GET", "/x").Header.Get("X-Cache"))
+	assert.Equal(t, "x#5", testkit.Do(t, app, "GET", "/x", "X-No-Cache: 1").Body, "a skipped request is never answered from the cache")
+	assert.Equal(t, 5, k.Runs())
 }
 
 func TestApp_CacheStatus(t *testing.T) {
-	var k counter
+	var k testkit.Counter
 	started := make(chan struct{})
 	j := newJoins()
 	app := fiber.New()
 	app.Use(New(WithTTL(time.Minute), WithObserver(j), WithRules(Rule{Match: []string{"/x", "/nostore", "/slow"}})))
-	app.Get("/x", k.handler("x"))
-	app.Get("/nostore", k.handler("n", header("Cache-Control", "no-store")))
-	app.Get("/norule", k.handler("r"))
+	app.Get("/x", k.Handler("x"))
+	app.Get("/nostore", k.Handler("n", testkit.Header("Cache-Control", "no-store")))
+	app.Get("/norule", k.Handler("r"))
 	app.Get("/slow", slowHandler(&k, started, j, 4))
 
 	cases := []struct {
@@ -165,15 +149,15 @@ func TestApp_CacheStatus(t *testing.T) {
 		{"bypass", "/norule", `^fibercache; fwd=bypass; detail=no_rule$`, ""},
 	}
 	for _, tc := range cases {
-		r := do(t, app, "GET", tc.target)
-		assert.Regexp(t, regexp.MustCompile(tc.status), r.header.Get("Cache-Status"), tc.name)
-		assert.Equal(t, tc.xcache, r.header.Get("X-Cache"), tc.name)
+		r := testkit.Do(t, app, "GET", tc.target)
+		assert.Regexp(t, regexp.MustCompile(tc.status), r.Header.Get("Cache-Status"), tc.name)
+		assert.Equal(t, tc.xcache, r.Header.Get("X-Cache"), tc.name)
 	}
 
-	rs := concurrent(t, app, 5, started, "/slow")
+	rs := testkit.Burst(t, app, 5, started, "/slow")
 	got := map[string]int{}
 	for _, r := range rs {
-		got[r.header.Get("Cache-Status")+" | "+r.header.Get("X-Cache")]++
+		got[r.Header.Get("Cache-Status")+" | "+r.Header.Get("X-Cache")]++
 	}
 	assert.Equal(t, map[string]int{
 		"fibercache; fwd=uri-miss; stored | miss":   1,
@@ -183,20 +167,20 @@ func TestApp_CacheStatus(t *testing.T) {
 	// WithCacheStatus(false) leaves it out; X-Cache stays.
 	app2 := fiber.New()
 	app2.Use(New(WithCacheStatus(false)))
-	app2.Get("/x", k.handler("x"))
+	app2.Get("/x", k.Handler("x"))
 	for _, want := range []string{"miss", "hit"} {
-		r := do(t, app2, "GET", "/x")
-		assert.Empty(t, r.header.Values("Cache-Status"))
-		assert.Equal(t, want, r.header.Get("X-Cache"))
+		r := testkit.Do(t, app2, "GET", "/x")
+		assert.Empty(t, r.Header.Values("Cache-Status"))
+		assert.Equal(t, want, r.Header.Get("X-Cache"))
 	}
 }
 
 // TestApp_RealListener runs the per-endpoint shape over a real connection:
 // what a client sees, not only what app.Test shows.
 func TestApp_RealListener(t *testing.T) {
-	var k counter
+	var k testkit.Counter
 	app := fiber.New(fiber.Config{DisableStartupMessage: true})
-	app.Get("/users/:id", New(), k.handler("user")).Name("user")
+	app.Get("/users/:id", New(), k.Handler("user")).Name("user")
 	app.Put("/users/:id", New(), func(c *fiber.Ctx) error {
 		h, err := Helper(c)
 		if err != nil {
@@ -224,8 +208,8 @@ func TestApp_RealListener(t *testing.T) {
 	assert.Equal(t, "miss", send("GET", "/users/42").Header.Get("X-Cache"))
 	assert.Equal(t, "hit", send("GET", "/users/42/").Header.Get("X-Cache"))
 	assert.Equal(t, "hit", send("GET", "/USERS/42").Header.Get("X-Cache"))
-	assert.Equal(t, 1, k.runs())
+	assert.Equal(t, 1, k.Runs())
 	assert.Equal(t, fiber.StatusNoContent, send("PUT", "/users/42").StatusCode)
 	assert.Equal(t, "miss", send("GET", "/Users/42/").Header.Get("X-Cache"))
-	assert.Equal(t, 2, k.runs())
+	assert.Equal(t, 2, k.Runs())
 }

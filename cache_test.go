@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/fiber-caches/cache/internal/entry"
+	"github.com/fiber-caches/cache/internal/testkit"
 	"github.com/gofiber/fiber/v2"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -21,53 +22,53 @@ import (
 // 1. Application-wide, per route, per group; duplicates fail clearly.
 
 func TestAppRouteAndGroup(t *testing.T) {
-	var app1, route1, group1 counter
+	var app1, route1, group1 testkit.Counter
 	app := fiber.New()
-	app.Get("/route", New(WithTTL(time.Minute)), route1.handler("route"))
+	app.Get("/route", New(WithTTL(time.Minute)), route1.Handler("route"))
 	api := app.Group("/api", New(WithTTL(time.Minute)))
-	api.Get("/x", group1.handler("group"))
-	app.Get("/plain", app1.handler("plain"))
+	api.Get("/x", group1.Handler("group"))
+	app.Get("/plain", app1.Handler("plain"))
 
 	for i := 0; i < 3; i++ {
-		assert.Equal(t, "route#1", do(t, app, "GET", "/route").body)
-		assert.Equal(t, "group#1", do(t, app, "GET", "/api/x").body)
-		assert.Equal(t, "plain#"+itoa(i+1), do(t, app, "GET", "/plain").body, "no cache on this route")
+		assert.Equal(t, "route#1", testkit.Do(t, app, "GET", "/route").Body)
+		assert.Equal(t, "group#1", testkit.Do(t, app, "GET", "/api/x").Body)
+		assert.Equal(t, "plain#"+strconv.Itoa(i+1), testkit.Do(t, app, "GET", "/plain").Body, "no cache on this route")
 	}
-	assert.Equal(t, 1, route1.runs())
-	assert.Equal(t, 1, group1.runs())
+	assert.Equal(t, 1, route1.Runs())
+	assert.Equal(t, 1, group1.Runs())
 
-	var k counter
+	var k testkit.Counter
 	app = fiber.New()
 	app.Use(New(WithTTL(time.Minute)))
-	app.Get("/x", k.handler("x"))
-	r1, r2 := do(t, app, "GET", "/x"), do(t, app, "GET", "/x")
-	assert.Equal(t, "miss", r1.header.Get("X-Cache"))
-	assert.Equal(t, "hit", r2.header.Get("X-Cache"))
-	assert.Equal(t, r1.body, r2.body)
-	assert.Equal(t, 1, k.runs())
+	app.Get("/x", k.Handler("x"))
+	r1, r2 := testkit.Do(t, app, "GET", "/x"), testkit.Do(t, app, "GET", "/x")
+	assert.Equal(t, "miss", r1.Header.Get("X-Cache"))
+	assert.Equal(t, "hit", r2.Header.Get("X-Cache"))
+	assert.Equal(t, r1.Body, r2.Body)
+	assert.Equal(t, 1, k.Runs())
 }
 
 func TestDuplicateCaching(t *testing.T) {
 	t.Run("app and route", func(t *testing.T) {
-		var k counter
+		var k testkit.Counter
 		app := fiber.New()
 		app.Use(New())
-		app.Get("/x", New(), k.handler("x"))
-		r := do(t, app, "GET", "/x")
-		assert.Equal(t, 500, r.status)
-		assert.Contains(t, r.body, ErrDuplicateCaching.Error())
-		assert.Contains(t, r.body, "keep only one")
-		assert.Equal(t, 0, k.runs())
+		app.Get("/x", New(), k.Handler("x"))
+		r := testkit.Do(t, app, "GET", "/x")
+		assert.Equal(t, 500, r.Status)
+		assert.Contains(t, r.Body, ErrDuplicateCaching.Error())
+		assert.Contains(t, r.Body, "keep only one")
+		assert.Equal(t, 0, k.Runs())
 	})
 	t.Run("registered twice", func(t *testing.T) {
 		mw := New()
-		var k counter
+		var k testkit.Counter
 		app := fiber.New()
 		app.Use(mw)
-		app.Get("/x", mw, k.handler("x"))
-		r := do(t, app, "GET", "/x")
-		assert.Equal(t, 500, r.status)
-		assert.Contains(t, r.body, "registered twice")
+		app.Get("/x", mw, k.Handler("x"))
+		r := testkit.Do(t, app, "GET", "/x")
+		assert.Equal(t, 500, r.Status)
+		assert.Contains(t, r.Body, "registered twice")
 	})
 	t.Run("error wraps", func(t *testing.T) {
 		var got error
@@ -77,7 +78,7 @@ func TestDuplicateCaching(t *testing.T) {
 		}})
 		app.Use(New())
 		app.Get("/x", New(), func(c *fiber.Ctx) error { return c.SendString("x") })
-		do(t, app, "GET", "/x")
+		testkit.Do(t, app, "GET", "/x")
 		require.True(t, errors.Is(got, ErrDuplicateCaching), "%v", got)
 	})
 }
@@ -85,37 +86,37 @@ func TestDuplicateCaching(t *testing.T) {
 // 2. Only GET and HEAD; HEAD from a stored GET; a stored HEAD never answers a GET.
 
 func TestMethods(t *testing.T) {
-	var k counter
+	var k testkit.Counter
 	app := fiber.New()
 	app.Use(New())
-	app.Get("/x", k.handler("x"))
-	app.Post("/x", k.handler("post"))
-	app.Put("/x", k.handler("put"))
+	app.Get("/x", k.Handler("x"))
+	app.Post("/x", k.Handler("post"))
+	app.Put("/x", k.Handler("put"))
 
-	do(t, app, "POST", "/p") // unknown route: nothing stored, nothing breaks
-	assert.Equal(t, "post#1", do(t, app, "POST", "/x").body)
-	assert.Equal(t, "post#2", do(t, app, "POST", "/x").body, "POST is never answered from the cache")
+	testkit.Do(t, app, "POST", "/p") // unknown route: nothing stored, nothing breaks
+	assert.Equal(t, "post#1", testkit.Do(t, app, "POST", "/x").Body)
+	assert.Equal(t, "post#2", testkit.Do(t, app, "POST", "/x").Body, "POST is never answered from the cache")
 
-	get := do(t, app, "GET", "/x")
-	assert.Equal(t, "x#3", get.body)
-	head := do(t, app, "HEAD", "/x")
-	assert.Equal(t, "hit", head.header.Get("X-Cache"))
-	assert.Equal(t, "", head.body)
-	assert.Equal(t, 3, k.runs(), "HEAD answered from the stored GET")
+	get := testkit.Do(t, app, "GET", "/x")
+	assert.Equal(t, "x#3", get.Body)
+	head := testkit.Do(t, app, "HEAD", "/x")
+	assert.Equal(t, "hit", head.Header.Get("X-Cache"))
+	assert.Equal(t, "", head.Body)
+	assert.Equal(t, 3, k.Runs(), "HEAD answered from the stored GET")
 }
 
 func TestStoredHeadNeverAnswersGet(t *testing.T) {
-	var k counter
+	var k testkit.Counter
 	app := fiber.New()
 	app.Use(New())
-	app.Get("/x", k.handler("x"))
-	assert.Equal(t, "miss", do(t, app, "HEAD", "/x").header.Get("X-Cache"))
-	assert.Equal(t, "hit", do(t, app, "HEAD", "/x").header.Get("X-Cache"))
-	assert.Equal(t, 1, k.runs())
-	g := do(t, app, "GET", "/x")
-	assert.Equal(t, "x#2", g.body, "GET ran the handler")
-	assert.Equal(t, "x#2", do(t, app, "GET", "/x").body)
-	assert.Equal(t, 2, k.runs())
+	app.Get("/x", k.Handler("x"))
+	assert.Equal(t, "miss", testkit.Do(t, app, "HEAD", "/x").Header.Get("X-Cache"))
+	assert.Equal(t, "hit", testkit.Do(t, app, "HEAD", "/x").Header.Get("X-Cache"))
+	assert.Equal(t, 1, k.Runs())
+	g := testkit.Do(t, app, "GET", "/x")
+	assert.Equal(t, "x#2", g.Body, "GET ran the handler")
+	assert.Equal(t, "x#2", testkit.Do(t, app, "GET", "/x").Body)
+	assert.Equal(t, 2, k.Runs())
 }
 
 // 3. Cacheable statuses.
@@ -127,19 +128,19 @@ func TestStatuses(t *testing.T) {
 		404: true, 405: true, 410: true, 414: true, 501: true}
 	for _, code := range []int{200, 203, 204, 206, 300, 301, 308, 404, 405, 410, 414, 501, 302, 500, 503, 201, 304, 307} {
 		t.Run(strconv.Itoa(code), func(t *testing.T) {
-			var k counter
+			var k testkit.Counter
 			app := fiber.New()
 			app.Use(New())
-			app.Get("/x", k.handler("x", status(code)))
-			r1 := do(t, app, "GET", "/x")
-			do(t, app, "GET", "/x")
-			require.Equal(t, code, r1.status)
+			app.Get("/x", k.Handler("x", testkit.Status(code)))
+			r1 := testkit.Do(t, app, "GET", "/x")
+			testkit.Do(t, app, "GET", "/x")
+			require.Equal(t, code, r1.Status)
 			if cacheable[code] {
-				assert.Equal(t, 1, k.runs())
-				assert.Equal(t, "miss", r1.header.Get("X-Cache"))
+				assert.Equal(t, 1, k.Runs())
+				assert.Equal(t, "miss", r1.Header.Get("X-Cache"))
 			} else {
-				assert.Equal(t, 2, k.runs())
-				assert.Equal(t, "", r1.header.Get("X-Cache"), "no X-Cache on what is not cacheable")
+				assert.Equal(t, 2, k.Runs())
+				assert.Equal(t, "", r1.Header.Get("X-Cache"), "no X-Cache on what is not cacheable")
 			}
 		})
 	}
@@ -148,148 +149,148 @@ func TestStatuses(t *testing.T) {
 // 4. Key: method, scheme, host, path, query, and the Vary'd headers.
 
 func TestKeyParts(t *testing.T) {
-	var k counter
+	var k testkit.Counter
 	app := fiber.New()
 	app.Use(New())
-	app.Get("/*", k.handler("x"))
+	app.Get("/*", k.Handler("x"))
 	targets := []string{
 		"http://a.example/p", "http://b.example/p", "https://a.example/p",
 		"http://a.example/q", "http://a.example/p?x=1", "http://a.example/p?x=2",
 		"http://a.example/p?x=1&y=2", "http://a.example/p?y=2&x=1",
 	}
-	get := func(u string) result {
+	get := func(u string) testkit.Result {
 		if rest, ok := strings.CutPrefix(u, "https://"); ok {
 			// app.Test speaks plain HTTP; Fiber takes the scheme from
 			// X-Forwarded-Proto when it trusts the proxy (by default).
-			return do(t, app, "GET", "http://"+rest, "X-Forwarded-Proto: https")
+			return testkit.Do(t, app, "GET", "http://"+rest, "X-Forwarded-Proto: https")
 		}
-		return do(t, app, "GET", u)
+		return testkit.Do(t, app, "GET", u)
 	}
 	for _, u := range targets {
 		get(u)
 	}
-	assert.Equal(t, len(targets), k.runs(), "each URL has its own key")
+	assert.Equal(t, len(targets), k.Runs(), "each URL has its own key")
 	for _, u := range targets {
-		assert.Equal(t, "hit", get(u).header.Get("X-Cache"), u)
+		assert.Equal(t, "hit", get(u).Header.Get("X-Cache"), u)
 	}
-	assert.Equal(t, len(targets), k.runs())
+	assert.Equal(t, len(targets), k.Runs())
 }
 
 func TestVary(t *testing.T) {
-	var k counter
+	var k testkit.Counter
 	app := fiber.New()
 	app.Use(New())
 	app.Get("/x", func(c *fiber.Ctx) error {
 		c.Set("Vary", "Accept-Language")
-		return k.handler("lang=" + c.Get("Accept-Language"))(c)
+		return k.Handler("lang=" + c.Get("Accept-Language"))(c)
 	})
-	assert.Equal(t, "lang=en#1", do(t, app, "GET", "/x", "Accept-Language: en").body)
-	assert.Equal(t, "lang=fr#2", do(t, app, "GET", "/x", "Accept-Language: fr").body)
-	assert.Equal(t, "lang=#3", do(t, app, "GET", "/x").body)
-	assert.Equal(t, "lang=en#1", do(t, app, "GET", "/x", "Accept-Language: en").body)
-	assert.Equal(t, "lang=fr#2", do(t, app, "GET", "/x", "Accept-Language: fr").body)
-	assert.Equal(t, "lang=#3", do(t, app, "GET", "/x").body)
-	assert.Equal(t, 3, k.runs())
-	assert.Equal(t, "hit", do(t, app, "GET", "/x", "Accept-Language: en").header.Get("X-Cache"))
+	assert.Equal(t, "lang=en#1", testkit.Do(t, app, "GET", "/x", "Accept-Language: en").Body)
+	assert.Equal(t, "lang=fr#2", testkit.Do(t, app, "GET", "/x", "Accept-Language: fr").Body)
+	assert.Equal(t, "lang=#3", testkit.Do(t, app, "GET", "/x").Body)
+	assert.Equal(t, "lang=en#1", testkit.Do(t, app, "GET", "/x", "Accept-Language: en").Body)
+	assert.Equal(t, "lang=fr#2", testkit.Do(t, app, "GET", "/x", "Accept-Language: fr").Body)
+	assert.Equal(t, "lang=#3", testkit.Do(t, app, "GET", "/x").Body)
+	assert.Equal(t, 3, k.Runs())
+	assert.Equal(t, "hit", testkit.Do(t, app, "GET", "/x", "Accept-Language: en").Header.Get("X-Cache"))
 }
 
 func TestVaryNamesAreLearntPerPathAsAUnion(t *testing.T) {
-	var k counter
+	var k testkit.Counter
 	app := fiber.New()
 	app.Use(New())
 	// The first response varies on Accept-Language, later ones on Accept
 	// too: the key uses both from then on.
 	app.Get("/x", func(c *fiber.Ctx) error {
-		if k.runs() == 0 {
+		if k.Runs() == 0 {
 			c.Set("Vary", "Accept-Language")
 		} else {
 			c.Set("Vary", "Accept")
 		}
-		return k.handler(c.Get("Accept-Language") + "/" + c.Get("Accept"))(c)
+		return k.Handler(c.Get("Accept-Language") + "/" + c.Get("Accept"))(c)
 	})
-	assert.Equal(t, "en/json#1", do(t, app, "GET", "/x", "Accept-Language: en", "Accept: json").body)
-	assert.Equal(t, "en/json#1", do(t, app, "GET", "/x", "Accept-Language: en", "Accept: json").body)
-	assert.Equal(t, "fr/json#2", do(t, app, "GET", "/x", "Accept-Language: fr", "Accept: json").body)
-	assert.Equal(t, "fr/html#3", do(t, app, "GET", "/x", "Accept-Language: fr", "Accept: html").body)
-	assert.Equal(t, "fr/json#2", do(t, app, "GET", "/x", "Accept-Language: fr", "Accept: json").body)
-	assert.Equal(t, "fr/html#3", do(t, app, "GET", "/x", "Accept-Language: fr", "Accept: html").body)
-	assert.Equal(t, 3, k.runs())
+	assert.Equal(t, "en/json#1", testkit.Do(t, app, "GET", "/x", "Accept-Language: en", "Accept: json").Body)
+	assert.Equal(t, "en/json#1", testkit.Do(t, app, "GET", "/x", "Accept-Language: en", "Accept: json").Body)
+	assert.Equal(t, "fr/json#2", testkit.Do(t, app, "GET", "/x", "Accept-Language: fr", "Accept: json").Body)
+	assert.Equal(t, "fr/html#3", testkit.Do(t, app, "GET", "/x", "Accept-Language: fr", "Accept: html").Body)
+	assert.Equal(t, "fr/json#2", testkit.Do(t, app, "GET", "/x", "Accept-Language: fr", "Accept: json").Body)
+	assert.Equal(t, "fr/html#3", testkit.Do(t, app, "GET", "/x", "Accept-Language: fr", "Accept: html").Body)
+	assert.Equal(t, 3, k.Runs())
 }
 
 func TestLearntVaryNamesApplyToEveryURLOfThePath(t *testing.T) {
-	var k counter
+	var k testkit.Counter
 	app := fiber.New()
 	app.Use(New())
 	app.Get("/x", func(c *fiber.Ctx) error {
 		if c.Query("q") == "" {
 			c.Set("Vary", "Accept-Language")
 		}
-		return k.handler(c.Get("Accept-Language"))(c)
+		return k.Handler(c.Get("Accept-Language"))(c)
 	})
-	do(t, app, "GET", "/x", "Accept-Language: en") // learns Accept-Language for /x
+	testkit.Do(t, app, "GET", "/x", "Accept-Language: en") // learns Accept-Language for /x
 	// /x?q=1 answers without Vary, yet is kept per Accept-Language: the
 	// names are learnt per path, as in the original library.
-	assert.Equal(t, "en#2", do(t, app, "GET", "/x?q=1", "Accept-Language: en").body)
-	assert.Equal(t, "fr#3", do(t, app, "GET", "/x?q=1", "Accept-Language: fr").body)
-	assert.Equal(t, "en#2", do(t, app, "GET", "/x?q=1", "Accept-Language: en").body)
-	assert.Equal(t, 3, k.runs())
+	assert.Equal(t, "en#2", testkit.Do(t, app, "GET", "/x?q=1", "Accept-Language: en").Body)
+	assert.Equal(t, "fr#3", testkit.Do(t, app, "GET", "/x?q=1", "Accept-Language: fr").Body)
+	assert.Equal(t, "en#2", testkit.Do(t, app, "GET", "/x?q=1", "Accept-Language: en").Body)
+	assert.Equal(t, 3, k.Runs())
 }
 
 func TestVaryStarIsNeverStored(t *testing.T) {
-	var k counter
+	var k testkit.Counter
 	app := fiber.New()
 	app.Use(New())
-	app.Get("/x", k.handler("x", header("Vary", "Accept, *")))
-	do(t, app, "GET", "/x")
-	do(t, app, "GET", "/x")
-	assert.Equal(t, 2, k.runs())
+	app.Get("/x", k.Handler("x", testkit.Header("Vary", "Accept, *")))
+	testkit.Do(t, app, "GET", "/x")
+	testkit.Do(t, app, "GET", "/x")
+	assert.Equal(t, 2, k.Runs())
 }
 
 func TestVaryCaseAndRepeatedHeaders(t *testing.T) {
-	var k counter
+	var k testkit.Counter
 	app := fiber.New()
 	app.Use(New())
 	app.Get("/x", func(c *fiber.Ctx) error {
 		c.Response().Header.Add("Vary", "accept-language")
 		c.Response().Header.Add("Vary", "X-Tenant , ACCEPT-LANGUAGE")
-		return k.handler(c.Get("X-Tenant"))(c)
+		return k.Handler(c.Get("X-Tenant"))(c)
 	})
-	do(t, app, "GET", "/x", "X-Tenant: a", "Accept-Language: en")
-	do(t, app, "GET", "/x", "X-Tenant: b", "Accept-Language: en")
-	assert.Equal(t, "a#1", do(t, app, "GET", "/x", "X-Tenant: a", "Accept-Language: en").body)
-	assert.Equal(t, "b#2", do(t, app, "GET", "/x", "X-Tenant: b", "Accept-Language: en").body)
-	assert.Equal(t, 2, k.runs())
+	testkit.Do(t, app, "GET", "/x", "X-Tenant: a", "Accept-Language: en")
+	testkit.Do(t, app, "GET", "/x", "X-Tenant: b", "Accept-Language: en")
+	assert.Equal(t, "a#1", testkit.Do(t, app, "GET", "/x", "X-Tenant: a", "Accept-Language: en").Body)
+	assert.Equal(t, "b#2", testkit.Do(t, app, "GET", "/x", "X-Tenant: b", "Accept-Language: en").Body)
+	assert.Equal(t, 2, k.Runs())
 }
 
 func TestKeyPrefixAndVersion(t *testing.T) {
-	s := newMapStorage()
+	s := testkit.NewStorage()
 	app := fiber.New()
 	app.Use(New(WithStorage(s), WithKeyPrefix("shop:")))
-	var k counter
-	app.Get("/x", k.handler("x"))
-	do(t, app, "GET", "/x")
-	require.NotEmpty(t, s.keys())
+	var k testkit.Counter
+	app.Get("/x", k.Handler("x"))
+	testkit.Do(t, app, "GET", "/x")
+	require.NotEmpty(t, s.Keys())
 	// <prefix>v2:{<hash tag>}:p (path record), :n (Vary names), :e:<hash>
 	// (entry); every key of a path shares the tag (Redis Cluster slot);
 	// and one <prefix>v2:epoch for the namespace.
 	keyRE := regexp.MustCompile(`^shop:v2:(?:\{[0-9a-f]{24}\}:(p|n|e:[0-9a-f]{32})|(epoch))$`)
 	kinds := map[string]bool{}
-	for _, key := range s.keys() {
+	for _, key := range s.Keys() {
 		m := keyRE.FindStringSubmatch(key)
 		if assert.NotNil(t, m, key) {
 			kinds[m[1]+m[2]] = true
 		}
 	}
-	assert.True(t, kinds["p"] && kinds["epoch"], "a path record, an entry and the epoch: %v", s.keys())
-	assert.Len(t, s.keys(), 3, "%v", s.keys())
+	assert.True(t, kinds["p"] && kinds["epoch"], "a path record, an entry and the epoch: %v", s.Keys())
+	assert.Len(t, s.Keys(), 3, "%v", s.Keys())
 
 	// Two apps, one storage, two prefixes: neither sees the other's entries.
 	app2 := fiber.New()
 	app2.Use(New(WithStorage(s), WithKeyPrefix("blog:")))
-	var k2 counter
-	app2.Get("/x", k2.handler("other"))
-	assert.Equal(t, "other#1", do(t, app2, "GET", "/x").body)
-	assert.Equal(t, "x#1", do(t, app, "GET", "/x").body)
+	var k2 testkit.Counter
+	app2.Get("/x", k2.Handler("other"))
+	assert.Equal(t, "other#1", testkit.Do(t, app2, "GET", "/x").Body)
+	assert.Equal(t, "x#1", testkit.Do(t, app, "GET", "/x").Body)
 }
 
 // 5. Freshness.
@@ -297,81 +298,82 @@ func TestKeyPrefixAndVersion(t *testing.T) {
 func TestMaxAgeAndExpiresAdvertised(t *testing.T) {
 	app := fiber.New()
 	app.Use(New(WithTTL(2 * time.Minute)))
-	var k counter
-	app.Get("/x", k.handler("x", header("Cache-Control", "public, max-age=600, no-transform")))
-	app.Get("/short", k.handler("s", header("Cache-Control", "max-age=30")))
+	var k testkit.Counter
+	app.Get("/x", k.Handler("x", testkit.Header("Cache-Control", "public, max-age=600, no-transform")))
+	app.Get("/short", k.Handler("s", testkit.Header("Cache-Control", "max-age=30")))
 	before := time.Now().Truncate(time.Second)
-	r := do(t, app, "GET", "/x")
-	assert.Equal(t, "public, max-age=120, no-transform", r.header.Get("Cache-Control"))
-	exp, err := http.ParseTime(r.header.Get("Expires"))
+	r := testkit.Do(t, app, "GET", "/x")
+	assert.Equal(t, "public, max-age=120, no-transform", r.Header.Get("Cache-Control"))
+	exp, err := http.ParseTime(r.Header.Get("Expires"))
 	require.NoError(t, err)
 	assert.WithinDuration(t, before.Add(2*time.Minute), exp, 2*time.Second)
 
-	assert.Equal(t, "max-age=30", do(t, app, "GET", "/short").header.Get("Cache-Control"))
-	h := do(t, app, "GET", "/short")
-	assert.Equal(t, "max-age=30", h.header.Get("Cache-Control"))
-	assert.Equal(t, "0", h.header.Get("Age"))
-	assert.Equal(t, "hit", h.header.Get("X-Cache"))
+	assert.Equal(t, "max-age=30", testkit.Do(t, app, "GET", "/short").Header.Get("Cache-Control"))
+	h := testkit.Do(t, app, "GET", "/short")
+	assert.Equal(t, "max-age=30", h.Header.Get("Cache-Control"))
+	assert.Equal(t, "0", h.Header.Get("Age"))
+	assert.Equal(t, "hit", h.Header.Get("X-Cache"))
 }
 
 func TestNoTTLMeansForever(t *testing.T) {
 	// Without WithTTL the server keeps the entry until invalidated, and
 	// clients are told to revalidate (no-cache plus a validator), never a
 	// lifetime an invalidation could not reach.
-	s := newMapStorage()
+	s := testkit.NewStorage()
 	app := fiber.New()
 	app.Use(New(WithStorage(s)))
-	var k counter
-	app.Get("/x", k.handler("x"))
+	var k testkit.Counter
+	app.Get("/x", k.Handler("x"))
 	before := time.Now().Add(-time.Second)
-	r := do(t, app, "GET", "/x")
-	assert.Equal(t, "no-cache", r.header.Get("Cache-Control"))
-	assert.NotEmpty(t, r.header.Get("ETag"))
-	if e := r.header.Get("Expires"); e != "" {
+	r := testkit.Do(t, app, "GET", "/x")
+	assert.Equal(t, "no-cache", r.Header.Get("Cache-Control"))
+	assert.NotEmpty(t, r.Header.Get("ETag"))
+	if e := r.Header.Get("Expires"); e != "" {
 		exp, err := http.ParseTime(e)
 		require.NoError(t, err)
 		assert.False(t, exp.After(time.Now().Add(time.Second)), "no Expires in the future: %s", e)
 		assert.False(t, exp.Before(before), e)
 	}
-	assert.Equal(t, time.Duration(0), s.lastExp, "stored without expiry")
-	h := do(t, app, "GET", "/x")
-	assert.Equal(t, "hit", h.header.Get("X-Cache"))
-	assert.Equal(t, "no-cache", h.header.Get("Cache-Control"))
-	assert.Equal(t, r.header.Get("ETag"), h.header.Get("ETag"))
-	assert.Equal(t, 1, k.runs())
+	assert.Equal(t, time.Duration(0), s.LastExp(), "stored without expiry")
+	h := testkit.Do(t, app, "GET", "/x")
+	assert.Equal(t, "hit", h.Header.Get("X-Cache"))
+	assert.Equal(t, "no-cache", h.Header.Get("Cache-Control"))
+	assert.Equal(t, r.Header.Get("ETag"), h.Header.Get("ETag"))
+	assert.Equal(t, 1, k.Runs())
 }
 
 func TestTTLZeroStoresNothing(t *testing.T) {
-	s := newMapStorage()
+	s := testkit.NewStorage()
 	app := fiber.New()
 	app.Use(New(WithTTL(0), WithStorage(s)))
-	var k counter
-	app.Get("/x", k.handler("x"))
-	r := do(t, app, "GET", "/x")
-	do(t, app, "GET", "/x")
-	assert.Equal(t, 2, k.runs())
-	assert.Equal(t, "", r.header.Get("X-Cache"))
-	assert.Equal(t, "", r.header.Get("Cache-Control"))
-	assert.Zero(t, s.gets+s.sets, "caching off touches no storage")
+	var k testkit.Counter
+	app.Get("/x", k.Handler("x"))
+	r := testkit.Do(t, app, "GET", "/x")
+	testkit.Do(t, app, "GET", "/x")
+	assert.Equal(t, 2, k.Runs())
+	assert.Equal(t, "", r.Header.Get("X-Cache"))
+	assert.Equal(t, "", r.Header.Get("Cache-Control"))
+	c := s.Counts()
+	assert.Zero(t, c.Gets+c.Sets, "caching off touches no storage")
 }
 
 func TestEntriesExpire(t *testing.T) {
 	for name, opts := range map[string][]Option{
 		"memory":  {WithTTL(200 * time.Millisecond)},
-		"storage": {WithTTL(200 * time.Millisecond), WithStorage(newMapStorage())},
+		"storage": {WithTTL(200 * time.Millisecond), WithStorage(testkit.NewStorage())},
 	} {
 		t.Run(name, func(t *testing.T) {
 			clock := newFakeClock()
 			app := fiber.New()
 			app.Use(New(append(opts, withClock(clock.now))...))
-			var k counter
-			app.Get("/x", k.handler("x"))
-			do(t, app, "GET", "/x")
+			var k testkit.Counter
+			app.Get("/x", k.Handler("x"))
+			testkit.Do(t, app, "GET", "/x")
 			clock.advance(199 * time.Millisecond)
-			do(t, app, "GET", "/x")
-			require.Equal(t, 1, k.runs())
+			testkit.Do(t, app, "GET", "/x")
+			require.Equal(t, 1, k.Runs())
 			clock.advance(2 * time.Millisecond)
-			assert.Equal(t, "x#2", do(t, app, "GET", "/x").body)
+			assert.Equal(t, "x#2", testkit.Do(t, app, "GET", "/x").Body)
 		})
 	}
 }
@@ -400,12 +402,12 @@ func TestResponseFreshnessLowersTTL(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			s := newMapStorage()
+			s := testkit.NewStorage()
 			app := fiber.New()
 			app.Use(New(WithTTL(2*time.Minute), WithStorage(s)))
-			var k counter
+			var k testkit.Counter
 			var exp string
-			app.Get("/x", k.handler("x", func(c *fiber.Ctx) {
+			app.Get("/x", k.Handler("x", func(c *fiber.Ctx) {
 				if tc.cc != "" {
 					c.Set("Cache-Control", tc.cc)
 				}
@@ -414,13 +416,13 @@ func TestResponseFreshnessLowersTTL(t *testing.T) {
 					c.Set("Expires", exp)
 				}
 			}))
-			r := do(t, app, "GET", "/x")
-			do(t, app, "GET", "/x")
+			r := testkit.Do(t, app, "GET", "/x")
+			testkit.Do(t, app, "GET", "/x")
 			if tc.store == 0 {
-				assert.Equal(t, 2, k.runs(), "not stored")
+				assert.Equal(t, 2, k.Runs(), "not stored")
 				return
 			}
-			assert.Equal(t, 1, k.runs())
+			assert.Equal(t, 1, k.Runs())
 			// Rounding happens only where the lifetime comes from an
 			// Expires date (whole seconds) rather than max-age.
 			var rounding time.Duration
@@ -428,10 +430,10 @@ func TestResponseFreshnessLowersTTL(t *testing.T) {
 				rounding = time.Second
 			}
 			// Stored for the lifetime, less the time the request took.
-			assert.LessOrEqual(t, s.lastExp, tc.store)
-			assert.Greater(t, s.lastExp, tc.store-rounding-500*time.Millisecond, "stored for %v", s.lastExp)
-			m := regexp.MustCompile(`(?:^|, )max-age=(\d+)`).FindStringSubmatch(r.header.Get("Cache-Control"))
-			require.NotNil(t, m, r.header.Get("Cache-Control"))
+			assert.LessOrEqual(t, s.LastExp(), tc.store)
+			assert.Greater(t, s.LastExp(), tc.store-rounding-500*time.Millisecond, "stored for %v", s.LastExp())
+			m := regexp.MustCompile(`(?:^|, )max-age=(\d+)`).FindStringSubmatch(r.Header.Get("Cache-Control"))
+			require.NotNil(t, m, r.Header.Get("Cache-Control"))
 			maxAge, _ := strconv.Atoi(m[1])
 			adver := time.Duration(maxAge) * time.Second
 			assert.LessOrEqual(t, adver, tc.adver, "max-age=%d", maxAge)
@@ -449,14 +451,14 @@ func TestNoStoreAndPrivateAreNeverStored(t *testing.T) {
 		t.Run(cc, func(t *testing.T) {
 			app := fiber.New()
 			app.Use(New(WithTTL(time.Minute)))
-			var k counter
-			app.Get("/x", k.handler("x", header("Cache-Control", cc), func(c *fiber.Ctx) { c.Set("X-User", "user"+itoa(k.runs())) }))
-			r := do(t, app, "GET", "/x")
-			r2 := do(t, app, "GET", "/x")
-			assert.Equal(t, 2, k.runs())
-			assert.Equal(t, cc, r.header.Get("Cache-Control"), "left as the handler said")
-			assert.Equal(t, "user2", r2.header.Get("X-User"), "one user's field never reaches another")
-			assert.NotEqual(t, "hit", r2.header.Get("X-Cache"))
+			var k testkit.Counter
+			app.Get("/x", k.Handler("x", testkit.Header("Cache-Control", cc), func(c *fiber.Ctx) { c.Set("X-User", "user"+strconv.Itoa(k.Runs())) }))
+			r := testkit.Do(t, app, "GET", "/x")
+			r2 := testkit.Do(t, app, "GET", "/x")
+			assert.Equal(t, 2, k.Runs())
+			assert.Equal(t, cc, r.Header.Get("Cache-Control"), "left as the handler said")
+			assert.Equal(t, "user2", r2.Header.Get("X-User"), "one user's field never reaches another")
+			assert.NotEqual(t, "hit", r2.Header.Get("X-Cache"))
 		})
 	}
 }
@@ -464,64 +466,66 @@ func TestNoStoreAndPrivateAreNeverStored(t *testing.T) {
 func TestAuthorizedRequests(t *testing.T) {
 	app := fiber.New()
 	app.Use(New(WithTTL(time.Minute)))
-	var plain, public counter
-	app.Get("/plain", plain.handler("p"))
-	app.Get("/public", public.handler("q", header("Cache-Control", "public")))
-	do(t, app, "GET", "/plain", "Authorization: Bearer a")
-	assert.Equal(t, "p#2", do(t, app, "GET", "/plain", "Authorization: Bearer b").body, "a private answer is not shared")
-	do(t, app, "GET", "/public", "Authorization: Bearer a")
-	do(t, app, "GET", "/public", "Authorization: Bearer b")
-	assert.Equal(t, 1, public.runs(), "Cache-Control: public allows it")
+	var plain, public testkit.Counter
+	app.Get("/plain", plain.Handler("p"))
+	app.Get("/public", public.Handler("q", testkit.Header("Cache-Control", "public")))
+	testkit.Do(t, app, "GET", "/plain", "Authorization: Bearer a")
+	assert.Equal(t, "p#2", testkit.Do(t, app, "GET", "/plain", "Authorization: Bearer b").Body, "a private answer is not shared")
+	testkit.Do(t, app, "GET", "/public", "Authorization: Bearer a")
+	testkit.Do(t, app, "GET", "/public", "Authorization: Bearer b")
+	assert.Equal(t, 1, public.Runs(), "Cache-Control: public allows it")
 }
 
 func TestAgeAndStoredHeadersReplayed(t *testing.T) {
-	s := newMapStorage()
+	s := testkit.NewStorage()
 	app := fiber.New()
 	app.Use(New(WithTTL(time.Hour), WithStorage(s)))
-	var k counter
-	app.Get("/x", k.handler("x", header("Cache-Control", "max-age=600"), header("Link", "</a>"), header("Link", "</b>"), header("X-Custom", "1")))
-	first := do(t, app, "GET", "/x")
+	var k testkit.Counter
+	app.Get("/x", k.Handler("x", testkit.Header("Cache-Control", "max-age=600"), testkit.Header("Link", "</a>"), testkit.Header("Link", "</b>"), testkit.Header("X-Custom", "1")))
+	first := testkit.Do(t, app, "GET", "/x")
 
 	// Age the stored entry by 42 seconds.
 	aged := 0
-	for key, v := range s.data {
+	for _, key := range s.Keys() {
 		if !strings.Contains(key, "}:e:") {
 			continue // the path record
 		}
+		v, err := s.Get(key)
+		require.NoError(t, err)
 		e, err := entry.Decode(v)
 		require.NoError(t, err)
 		if e != nil {
 			e.Stored -= int64(42 * time.Second)
-			s.data[key] = entry.Encode(e)
+			require.NoError(t, s.Set(key, entry.Encode(e), 0))
 			aged++
 		}
 	}
 	require.Equal(t, 1, aged)
-	hit := do(t, app, "GET", "/x")
-	assert.Equal(t, 1, k.runs())
-	assert.Equal(t, "42", hit.header.Get("Age"))
-	assert.Equal(t, first.header.Get("Expires"), hit.header.Get("Expires"))
-	assert.Equal(t, "max-age=600", hit.header.Get("Cache-Control"))
-	assert.Equal(t, []string{"</a>", "</b>"}, hit.header.Values("Link"))
-	assert.Equal(t, "1", hit.header.Get("X-Custom"))
-	assert.Equal(t, first.header.Get("Content-Type"), hit.header.Get("Content-Type"))
+	hit := testkit.Do(t, app, "GET", "/x")
+	assert.Equal(t, 1, k.Runs())
+	assert.Equal(t, "42", hit.Header.Get("Age"))
+	assert.Equal(t, first.Header.Get("Expires"), hit.Header.Get("Expires"))
+	assert.Equal(t, "max-age=600", hit.Header.Get("Cache-Control"))
+	assert.Equal(t, []string{"</a>", "</b>"}, hit.Header.Values("Link"))
+	assert.Equal(t, "1", hit.Header.Get("X-Custom"))
+	assert.Equal(t, first.Header.Get("Content-Type"), hit.Header.Get("Content-Type"))
 }
 
 // 6. The X-Cache header.
 
 func TestCacheHeaderOption(t *testing.T) {
-	var k counter
+	var k testkit.Counter
 	app := fiber.New()
-	app.Get("/renamed", New(WithCacheHeader("x-fiber-cache")), k.handler("r"))
-	app.Get("/off", New(WithCacheHeader("")), k.handler("o"))
-	assert.Equal(t, "miss", do(t, app, "GET", "/renamed").header.Get("X-Fiber-Cache"))
-	r := do(t, app, "GET", "/renamed")
-	assert.Equal(t, "hit", r.header.Get("X-Fiber-Cache"))
-	assert.Equal(t, "", r.header.Get("X-Cache"))
-	do(t, app, "GET", "/off")
-	r = do(t, app, "GET", "/off")
-	assert.Equal(t, "", r.header.Get("X-Cache"))
-	assert.Equal(t, 2, k.runs())
+	app.Get("/renamed", New(WithCacheHeader("x-fiber-cache")), k.Handler("r"))
+	app.Get("/off", New(WithCacheHeader("")), k.Handler("o"))
+	assert.Equal(t, "miss", testkit.Do(t, app, "GET", "/renamed").Header.Get("X-Fiber-Cache"))
+	r := testkit.Do(t, app, "GET", "/renamed")
+	assert.Equal(t, "hit", r.Header.Get("X-Fiber-Cache"))
+	assert.Equal(t, "", r.Header.Get("X-Cache"))
+	testkit.Do(t, app, "GET", "/off")
+	r = testkit.Do(t, app, "GET", "/off")
+	assert.Equal(t, "", r.Header.Get("X-Cache"))
+	assert.Equal(t, 2, k.Runs())
 }
 
 // 7. Cookies, streams, sizes, hop-by-hop headers.
@@ -529,59 +533,61 @@ func TestCacheHeaderOption(t *testing.T) {
 func TestSetCookie(t *testing.T) {
 	app := fiber.New()
 	app.Use(New())
-	var k counter
-	app.Get("/x", k.handler("x", func(c *fiber.Ctx) { c.Cookie(&fiber.Cookie{Name: "session", Value: "s3cret"}) }))
-	r := do(t, app, "GET", "/x")
-	do(t, app, "GET", "/x")
-	assert.Equal(t, 2, k.runs(), "Set-Cookie to a cookieless request is not stored")
-	assert.Contains(t, r.header.Get("Set-Cookie"), "s3cret")
+	var k testkit.Counter
+	app.Get("/x", k.Handler("x", func(c *fiber.Ctx) { c.Cookie(&fiber.Cookie{Name: "session", Value: "s3cret"}) }))
+	r := testkit.Do(t, app, "GET", "/x")
+	testkit.Do(t, app, "GET", "/x")
+	assert.Equal(t, 2, k.Runs(), "Set-Cookie to a cookieless request is not stored")
+	assert.Contains(t, r.Header.Get("Set-Cookie"), "s3cret")
 
 	// To a request with cookies it is stored, without the Set-Cookie.
-	do(t, app, "GET", "/x?c", "Cookie: a=1")
-	hit := do(t, app, "GET", "/x?c", "Cookie: a=1")
-	assert.Equal(t, 3, k.runs())
-	assert.Equal(t, "hit", hit.header.Get("X-Cache"))
-	assert.Empty(t, hit.header.Values("Set-Cookie"), "a cookie is never replayed")
+	testkit.Do(t, app, "GET", "/x?c", "Cookie: a=1")
+	hit := testkit.Do(t, app, "GET", "/x?c", "Cookie: a=1")
+	assert.Equal(t, 3, k.Runs())
+	assert.Equal(t, "hit", hit.Header.Get("X-Cache"))
+	assert.Empty(t, hit.Header.Values("Set-Cookie"), "a cookie is never replayed")
 }
 
 func TestStreamedBodyIsNotStored(t *testing.T) {
 	app := fiber.New()
 	app.Use(New())
-	var k counter
+	var k testkit.Counter
 	app.Get("/x", func(c *fiber.Ctx) error {
-		k.handler("")(c)
+		k.Handler("")(c)
 		c.Context().SetBodyStreamWriter(func(w *bufio.Writer) { w.WriteString("streamed") })
 		return nil
 	})
-	assert.Equal(t, "streamed", do(t, app, "GET", "/x").body)
-	assert.Equal(t, "streamed", do(t, app, "GET", "/x").body)
-	assert.Equal(t, 2, k.runs())
+	assert.Equal(t, "streamed", testkit.Do(t, app, "GET", "/x").Body)
+	assert.Equal(t, "streamed", testkit.Do(t, app, "GET", "/x").Body)
+	assert.Equal(t, 2, k.Runs())
 }
 
 func TestMaxBodySize(t *testing.T) {
 	app := fiber.New()
 	app.Use(New(WithMaxBodySize(10)))
-	var k counter
-	app.Get("/small", k.handler("small"))
-	app.Get("/large", k.handler("a large body"))
-	do(t, app, "GET", "/small")
-	do(t, app, "GET", "/small")
-	assert.Equal(t, "a large body#2", do(t, app, "GET", "/large").body)
-	assert.Equal(t, "a large body#3", do(t, app, "GET", "/large").body)
-	assert.Equal(t, 3, k.runs())
+	var k testkit.Counter
+	app.Get("/small", k.Handler("small"))
+	app.Get("/large", k.Handler("a large body"))
+	testkit.Do(t, app, "GET", "/small")
+	testkit.Do(t, app, "GET", "/small")
+	assert.Equal(t, "a large body#2", testkit.Do(t, app, "GET", "/large").Body)
+	assert.Equal(t, "a large body#3", testkit.Do(t, app, "GET", "/large").Body)
+	assert.Equal(t, 3, k.Runs())
 }
 
 func TestHopByHopHeadersAreNotStored(t *testing.T) {
-	s := newMapStorage()
+	s := testkit.NewStorage()
 	app := fiber.New()
 	app.Use(New(WithStorage(s)))
-	var k counter
-	app.Get("/x", k.handler("x",
-		header("Keep-Alive", "timeout=5"), header("Upgrade", "h2c"), header("X-Conn-Private", "1"),
-		header("Connection", "X-Conn-Private"), header("Proxy-Authenticate", "Basic"), header("X-Kept", "yes")))
-	do(t, app, "GET", "/x")
+	var k testkit.Counter
+	app.Get("/x", k.Handler("x",
+		testkit.Header("Keep-Alive", "timeout=5"), testkit.Header("Upgrade", "h2c"), testkit.Header("X-Conn-Private", "1"),
+		testkit.Header("Connection", "X-Conn-Private"), testkit.Header("Proxy-Authenticate", "Basic"), testkit.Header("X-Kept", "yes")))
+	testkit.Do(t, app, "GET", "/x")
 	var stored *entry.Entry
-	for _, v := range s.data {
+	for _, key := range s.Keys() {
+		v, err := s.Get(key)
+		require.NoError(t, err)
 		if e, err := entry.Decode(v); err == nil && e != nil {
 			stored = e
 		}
@@ -602,22 +608,22 @@ func TestHeadersFromEarlierMiddlewareAreNotReplayed(t *testing.T) {
 	id := 0
 	app.Use(func(c *fiber.Ctx) error {
 		id++
-		c.Set("X-Request-Id", itoa(id))
+		c.Set("X-Request-Id", strconv.Itoa(id))
 		return c.Next()
 	})
 	app.Use(New())
-	var k counter
-	app.Get("/x", k.handler("x"))
-	assert.Equal(t, "1", do(t, app, "GET", "/x").header.Get("X-Request-Id"))
-	r := do(t, app, "GET", "/x")
-	assert.Equal(t, "hit", r.header.Get("X-Cache"))
-	assert.Equal(t, "2", r.header.Get("X-Request-Id"))
+	var k testkit.Counter
+	app.Get("/x", k.Handler("x"))
+	assert.Equal(t, "1", testkit.Do(t, app, "GET", "/x").Header.Get("X-Request-Id"))
+	r := testkit.Do(t, app, "GET", "/x")
+	assert.Equal(t, "hit", r.Header.Get("X-Cache"))
+	assert.Equal(t, "2", r.Header.Get("X-Request-Id"))
 }
 
 // 8. Rules.
 
 func TestRules(t *testing.T) {
-	s := newMapStorage()
+	s := testkit.NewStorage()
 	app := fiber.New()
 	app.Use(New(WithTTL(time.Minute), WithStorage(s), WithRules(
 		Rule{Match: []string{"/skip"}, Skip: true},
@@ -625,27 +631,27 @@ func TestRules(t *testing.T) {
 		Rule{Regexp: regexp.MustCompile(`^/items/\d+$`), Status: []int{200}},
 		Rule{Match: []string{"/found-only"}, Status: []int{404}, TTL: 3 * time.Second},
 	)))
-	var k counter
-	app.Get("/skip", k.handler("skip"))
-	app.Get("/short", k.handler("short"))
+	var k testkit.Counter
+	app.Get("/skip", k.Handler("skip"))
+	app.Get("/short", k.Handler("short"))
 	app.Get("/items/:id", func(c *fiber.Ctx) error {
 		if c.Params("id") == "0" {
 			c.Status(404)
 		}
-		return k.handler("item")(c)
+		return k.Handler("item")(c)
 	})
-	app.Get("/found-only", k.handler("f", status(404)))
-	app.Get("/other", k.handler("other"))
+	app.Get("/found-only", k.Handler("f", testkit.Status(404)))
+	app.Get("/other", k.Handler("other"))
 
 	twice := func(path string) int {
-		before := k.runs()
-		do(t, app, "GET", path)
-		do(t, app, "GET", path)
-		return k.runs() - before
+		before := k.Runs()
+		testkit.Do(t, app, "GET", path)
+		testkit.Do(t, app, "GET", path)
+		return k.Runs() - before
 	}
 	assert.Equal(t, 2, twice("/skip"), "Skip")
 	assert.Equal(t, 1, twice("/short"))
-	assert.Equal(t, "max-age=5", do(t, app, "GET", "/short").header.Get("Cache-Control"), "rule TTL")
+	assert.Equal(t, "max-age=5", testkit.Do(t, app, "GET", "/short").Header.Get("Cache-Control"), "rule TTL")
 	assert.Equal(t, 1, twice("/items/7"), "regexp")
 	assert.Equal(t, 2, twice("/items/0"), "status not in the rule")
 	assert.Equal(t, 1, twice("/found-only"), "404 rule")
@@ -653,12 +659,12 @@ func TestRules(t *testing.T) {
 
 	// The first rule wins.
 	app2 := fiber.New()
-	var k2 counter
+	var k2 testkit.Counter
 	app2.Use(New(WithRules(Rule{Match: []string{"*"}, Skip: true}, Rule{})))
-	app2.Get("/x", k2.handler("x"))
-	do(t, app2, "GET", "/x")
-	do(t, app2, "GET", "/x")
-	assert.Equal(t, 2, k2.runs())
+	app2.Get("/x", k2.Handler("x"))
+	testkit.Do(t, app2, "GET", "/x")
+	testkit.Do(t, app2, "GET", "/x")
+	assert.Equal(t, 2, k2.Runs())
 }
 
 func TestInvalidOptionsPanicWithAHint(t *testing.T) {
@@ -671,14 +677,16 @@ func TestInvalidOptionsPanicWithAHint(t *testing.T) {
 // 9. Storage.
 
 func TestStorageGetsCompactBinary(t *testing.T) {
-	s := newMapStorage()
+	s := testkit.NewStorage()
 	app := fiber.New()
 	app.Use(New(WithStorage(s)))
 	body := strings.Repeat("b", 1000)
 	app.Get("/x", func(c *fiber.Ctx) error { return c.SendString(body) })
-	do(t, app, "GET", "/x")
+	testkit.Do(t, app, "GET", "/x")
 	var resp []byte
-	for _, v := range s.data {
+	for _, key := range s.Keys() {
+		v, err := s.Get(key)
+		require.NoError(t, err)
 		if e, err := entry.Decode(v); err == nil && e != nil {
 			resp = v
 		}
@@ -699,63 +707,65 @@ func TestGarbageInStorageIsAMissAndIsDeleted(t *testing.T) {
 		"empty-ish": {0},
 	} {
 		t.Run(name, func(t *testing.T) {
-			s := newMapStorage()
+			s := testkit.NewStorage()
 			app := fiber.New()
 			app.Use(New(WithStorage(s)))
-			var k counter
-			app.Get("/x", k.handler("x"))
-			do(t, app, "GET", "/x")
-			for key, v := range s.data {
+			var k testkit.Counter
+			app.Get("/x", k.Handler("x"))
+			testkit.Do(t, app, "GET", "/x")
+			for _, key := range s.Keys() {
+				v, err := s.Get(key)
+				require.NoError(t, err)
 				if e, _ := entry.Decode(v); e != nil {
-					s.data[key] = garbage
+					require.NoError(t, s.Set(key, garbage, 0))
 				}
 			}
-			r := do(t, app, "GET", "/x")
-			assert.Equal(t, 200, r.status)
-			assert.Equal(t, "x#2", r.body)
-			assert.Equal(t, "hit", do(t, app, "GET", "/x").header.Get("X-Cache"), "replaced by a good entry")
+			r := testkit.Do(t, app, "GET", "/x")
+			assert.Equal(t, 200, r.Status)
+			assert.Equal(t, "x#2", r.Body)
+			assert.Equal(t, "hit", testkit.Do(t, app, "GET", "/x").Header.Get("X-Cache"), "replaced by a good entry")
 		})
 	}
 }
 
+var errStorageDown = errors.New("storage down")
+
 func TestStorageDownServesTheHandler(t *testing.T) {
-	s := newMapStorage()
+	s := testkit.NewStorage()
 	var logs bytes.Buffer
 	clock := newFakeClock()
 	m := NewCache(WithStorage(s), WithLogger(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))),
 		WithStoragePause(200*time.Millisecond), withClock(clock.now))
 	app := fiber.New()
 	app.Use(m.Handler())
-	var k counter
-	app.Get("/x", k.handler("x"))
-	app.Post("/x", k.handler("post"))
-	do(t, app, "GET", "/x")
-	s.setFail(errStorageDown)
-	r := do(t, app, "GET", "/x")
-	assert.Equal(t, 200, r.status)
-	assert.Equal(t, "x#2", r.body)
-	assert.Equal(t, "", r.header.Get("X-Cache"), "nothing was stored")
+	var k testkit.Counter
+	app.Get("/x", k.Handler("x"))
+	app.Post("/x", k.Handler("post"))
+	testkit.Do(t, app, "GET", "/x")
+	s.Fail(errStorageDown)
+	r := testkit.Do(t, app, "GET", "/x")
+	assert.Equal(t, 200, r.Status)
+	assert.Equal(t, "x#2", r.Body)
+	assert.Equal(t, "", r.Header.Get("X-Cache"), "nothing was stored")
 
 	// Meanwhile the storage is left alone, and requests still work.
-	s.mu.Lock()
-	calls := s.gets + s.sets + s.dels
-	s.mu.Unlock()
-	assert.Equal(t, 200, do(t, app, "GET", "/x").status)
-	assert.Equal(t, 200, do(t, app, "POST", "/x").status)
-	s.mu.Lock()
-	assert.Equal(t, calls, s.gets+s.sets+s.dels, "paused after a failure")
-	s.mu.Unlock()
-	assert.Equal(t, 4, k.runs())
+	c := s.Counts()
+	calls := c.Gets + c.Sets + c.Deletes
+	assert.Equal(t, 200, testkit.Do(t, app, "GET", "/x").Status)
+	assert.Equal(t, 200, testkit.Do(t, app, "POST", "/x").Status)
+	c = s.Counts()
+	assert.Equal(t, calls, c.Gets+c.Sets+c.Deletes, "paused after a failure")
+	assert.Equal(t, 4, k.Runs())
 	assert.Contains(t, logs.String(), "storage_error")
 	assert.Contains(t, logs.String(), "storage down")
 
-	s.setFail(nil)
+	s.Fail(nil)
 	clock.advance(250 * time.Millisecond)
 	// The POST's invalidation is retried (every pause, in real time) until
 	// it lands; then the path is cached again.
 	eventually(t, func() bool {
-		do(t, app, "GET", "/x")
-		return do(t, app, "GET", "/x").header.Get("X-Cache") == "hit"
+		testkit.Do(t, app, "GET", "/x")
+		return testkit.Do(t, app, "GET", "/x").Header.Get("X-Cache") == "hit"
 	}, "back to caching when storage is back")
 }
 
@@ -767,14 +777,14 @@ func TestLogs(t *testing.T) {
 	l := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: LevelTrace}))
 	app := fiber.New()
 	app.Use(New(WithTTL(2*time.Minute), WithLogger(l)))
-	var k counter
-	app.Get("/x", k.handler("x"))
-	app.Get("/err", k.handler("e", status(500)))
-	app.Get("/cookie", k.handler("c", func(c *fiber.Ctx) { c.Cookie(&fiber.Cookie{Name: "a", Value: "b"}) }))
-	do(t, app, "GET", "/x")
-	do(t, app, "GET", "/x")
-	do(t, app, "GET", "/err")
-	do(t, app, "GET", "/cookie")
+	var k testkit.Counter
+	app.Get("/x", k.Handler("x"))
+	app.Get("/err", k.Handler("e", testkit.Status(500)))
+	app.Get("/cookie", k.Handler("c", func(c *fiber.Ctx) { c.Cookie(&fiber.Cookie{Name: "a", Value: "b"}) }))
+	testkit.Do(t, app, "GET", "/x")
+	testkit.Do(t, app, "GET", "/x")
+	testkit.Do(t, app, "GET", "/err")
+	testkit.Do(t, app, "GET", "/cookie")
 	out := logs.String()
 	for _, want := range []*regexp.Regexp{
 		regexp.MustCompile(`level=DEBUG msg="cache_lookup MISS" method=GET url=/x\n`),
@@ -791,9 +801,9 @@ func TestLogs(t *testing.T) {
 	l = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	app = fiber.New()
 	app.Use(New(WithLogger(l)))
-	app.Get("/x", k.handler("x"))
-	do(t, app, "GET", "/x")
-	do(t, app, "GET", "/x")
+	app.Get("/x", k.Handler("x"))
+	testkit.Do(t, app, "GET", "/x")
+	testkit.Do(t, app, "GET", "/x")
 	assert.Regexp(t, `msg=store_in_cache method=GET url=/x .*\bmax_age=-1\b`, logs.String(), "no TTL: kept until invalidated")
 	assert.Contains(t, logs.String(), "cache_lookup HIT")
 	assert.NotContains(t, logs.String(), "response_not_cachable", "trace is off at debug")
@@ -821,29 +831,29 @@ func TestPartialContentIsNeverStored(t *testing.T) {
 	// the handler is asked for the whole representation.
 	app := fiber.New()
 	app.Use(New())
-	var k, p counter
+	var k, p testkit.Counter
 	app.Get("/file", func(c *fiber.Ctx) error {
 		assert.Empty(t, c.Get(fiber.HeaderRange), "the handler never sees Range")
-		return k.handler("0123456789")(c)
+		return k.Handler("0123456789")(c)
 	})
-	app.Get("/partial", p.handler("pa", status(206), header(fiber.HeaderContentRange, "bytes 0-1/10")))
-	r := do(t, app, "GET", "/file", "Range: bytes=0-1")
-	assert.Equal(t, 206, r.status)
-	assert.Equal(t, "01", r.body)
-	assert.Equal(t, "bytes 0-1/12", r.header.Get(fiber.HeaderContentRange))
-	full := do(t, app, "GET", "/file")
-	assert.Equal(t, 200, full.status)
-	assert.Equal(t, "0123456789#1", full.body)
-	assert.Equal(t, "hit", full.header.Get("X-Cache"))
-	again := do(t, app, "GET", "/file", "Range: bytes=2-3")
-	assert.Equal(t, 206, again.status)
-	assert.Equal(t, "23", again.body)
-	assert.Equal(t, "hit", again.header.Get("X-Cache"))
-	assert.Equal(t, 1, k.runs(), "one stored 200 answers every range")
+	app.Get("/partial", p.Handler("pa", testkit.Status(206), testkit.Header(fiber.HeaderContentRange, "bytes 0-1/10")))
+	r := testkit.Do(t, app, "GET", "/file", "Range: bytes=0-1")
+	assert.Equal(t, 206, r.Status)
+	assert.Equal(t, "01", r.Body)
+	assert.Equal(t, "bytes 0-1/12", r.Header.Get(fiber.HeaderContentRange))
+	full := testkit.Do(t, app, "GET", "/file")
+	assert.Equal(t, 200, full.Status)
+	assert.Equal(t, "0123456789#1", full.Body)
+	assert.Equal(t, "hit", full.Header.Get("X-Cache"))
+	again := testkit.Do(t, app, "GET", "/file", "Range: bytes=2-3")
+	assert.Equal(t, 206, again.Status)
+	assert.Equal(t, "23", again.Body)
+	assert.Equal(t, "hit", again.Header.Get("X-Cache"))
+	assert.Equal(t, 1, k.Runs(), "one stored 200 answers every range")
 
-	do(t, app, "GET", "/partial")
-	assert.Equal(t, 206, do(t, app, "GET", "/partial").status)
-	assert.Equal(t, 2, p.runs(), "a handler's own 206 is not stored")
+	testkit.Do(t, app, "GET", "/partial")
+	assert.Equal(t, 206, testkit.Do(t, app, "GET", "/partial").Status)
+	assert.Equal(t, 2, p.Runs(), "a handler's own 206 is not stored")
 }
 
 func TestKeyUsesTheHostTheHandlerSees(t *testing.T) {
@@ -852,11 +862,11 @@ func TestKeyUsesTheHostTheHandlerSees(t *testing.T) {
 	// X-Forwarded-Host would store links to another site for everyone.
 	app := fiber.New()
 	app.Use(New())
-	var k counter
-	app.Get("/", func(c *fiber.Ctx) error { return k.handler("https://" + c.Hostname() + "/login")(c) })
-	forged := do(t, app, "GET", "http://example.com/", "X-Forwarded-Host: evil.example")
-	assert.Equal(t, "https://evil.example/login#1", forged.body)
-	assert.Equal(t, "https://example.com/login#2", do(t, app, "GET", "http://example.com/").body)
-	assert.Equal(t, "https://example.com/login#2", do(t, app, "GET", "http://example.com/").body)
-	assert.Equal(t, 2, k.runs())
+	var k testkit.Counter
+	app.Get("/", func(c *fiber.Ctx) error { return k.Handler("https://" + c.Hostname() + "/login")(c) })
+	forged := testkit.Do(t, app, "GET", "http://example.com/", "X-Forwarded-Host: evil.example")
+	assert.Equal(t, "https://evil.example/login#1", forged.Body)
+	assert.Equal(t, "https://example.com/login#2", testkit.Do(t, app, "GET", "http://example.com/").Body)
+	assert.Equal(t, "https://example.com/login#2", testkit.Do(t, app, "GET", "http://example.com/").Body)
+	assert.Equal(t, 2, k.Runs())
 }

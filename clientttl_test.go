@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fiber-caches/cache/internal/testkit"
 	"github.com/gofiber/fiber/v2"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -26,30 +27,30 @@ func TestClientTTL(t *testing.T) {
 		{"no TTL: revalidate", nil, nil, "no-cache", 0},
 		{"client TTL 0", []Option{WithTTL(time.Hour), WithClientTTL(0)}, nil, "no-cache", 0},
 		{"client TTL", []Option{WithTTL(time.Hour), WithClientTTL(30 * time.Second)}, nil, "max-age=30", 30 * time.Second},
-		{"handler's smaller max-age", []Option{WithTTL(time.Hour)}, []func(*fiber.Ctx){header("Cache-Control", "max-age=10")}, "max-age=10", 10 * time.Second},
+		{"handler's smaller max-age", []Option{WithTTL(time.Hour)}, []func(*fiber.Ctx){testkit.Header("Cache-Control", "max-age=10")}, "max-age=10", 10 * time.Second},
 		{"handler's smaller max-age beats the client TTL", []Option{WithTTL(time.Hour), WithClientTTL(30 * time.Second)},
-			[]func(*fiber.Ctx){header("Cache-Control", "public, max-age=10")}, "public, max-age=10", 10 * time.Second},
+			[]func(*fiber.Ctx){testkit.Header("Cache-Control", "public, max-age=10")}, "public, max-age=10", 10 * time.Second},
 		{"handler's larger max-age", []Option{WithTTL(time.Hour), WithClientTTL(30 * time.Second)},
-			[]func(*fiber.Ctx){header("Cache-Control", "max-age=600")}, "max-age=30", 30 * time.Second},
+			[]func(*fiber.Ctx){testkit.Header("Cache-Control", "max-age=600")}, "max-age=30", 30 * time.Second},
 		{"TTL alone", []Option{WithTTL(2 * time.Minute)}, nil, "max-age=120", 2 * time.Minute},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			var k counter
+			var k testkit.Counter
 			app := fiber.New()
 			app.Use(New(tc.opts...))
-			app.Get("/x", k.handler("x", tc.handler...))
+			app.Get("/x", k.Handler("x", tc.handler...))
 			start := time.Now().Truncate(time.Second)
-			miss := do(t, app, "GET", "/x")
-			hit := do(t, app, "GET", "/x")
-			assert.Equal(t, 1, k.runs(), "the server serves from its store")
-			assert.Equal(t, "hit", hit.header.Get("X-Cache"))
-			for _, r := range []result{miss, hit} {
-				assert.Equal(t, tc.cc, r.header.Get("Cache-Control"))
-				exp, err := http.ParseTime(r.header.Get("Expires"))
+			miss := testkit.Do(t, app, "GET", "/x")
+			hit := testkit.Do(t, app, "GET", "/x")
+			assert.Equal(t, 1, k.Runs(), "the server serves from its store")
+			assert.Equal(t, "hit", hit.Header.Get("X-Cache"))
+			for _, r := range []testkit.Result{miss, hit} {
+				assert.Equal(t, tc.cc, r.Header.Get("Cache-Control"))
+				exp, err := http.ParseTime(r.Header.Get("Expires"))
 				if tc.expires == 0 {
-					assert.NotRegexp(t, maxAgeRE, r.header.Get("Cache-Control"))
-					assert.NotEmpty(t, r.header.Get("ETag"), "a validator to revalidate with")
+					assert.NotRegexp(t, maxAgeRE, r.Header.Get("Cache-Control"))
+					assert.NotEmpty(t, r.Header.Get("ETag"), "a validator to revalidate with")
 					if err == nil {
 						assert.False(t, exp.After(time.Now().Add(time.Second)), "no Expires in the future: %v", exp)
 					}
@@ -64,14 +65,14 @@ func TestClientTTL(t *testing.T) {
 
 // Clients told no-cache revalidate; the cache answers them from its store.
 func TestClientTTL_NoCacheClientsRevalidateAgainstTheStore(t *testing.T) {
-	var k counter
+	var k testkit.Counter
 	app := fiber.New()
 	app.Use(New(WithTTL(time.Hour), WithClientTTL(0)))
-	app.Get("/x", k.handler("x"))
-	etag := do(t, app, "GET", "/x").header.Get("ETag")
+	app.Get("/x", k.Handler("x"))
+	etag := testkit.Do(t, app, "GET", "/x").Header.Get("ETag")
 	require.NotEmpty(t, etag)
-	r := do(t, app, "GET", "/x", "If-None-Match: "+etag)
-	assert.Equal(t, fiber.StatusNotModified, r.status)
-	assert.Equal(t, "no-cache", r.header.Get("Cache-Control"))
-	assert.Equal(t, 1, k.runs())
+	r := testkit.Do(t, app, "GET", "/x", "If-None-Match: "+etag)
+	assert.Equal(t, fiber.StatusNotModified, r.Status)
+	assert.Equal(t, "no-cache", r.Header.Get("Cache-Control"))
+	assert.Equal(t, 1, k.Runs())
 }

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/fiber-caches/cache/internal/entry"
+	"github.com/fiber-caches/cache/internal/testkit"
 	"github.com/gofiber/fiber/v2"
 	"github.com/stretchr/testify/assert"
 )
@@ -40,22 +41,22 @@ func TestAcceptable(t *testing.T) {
 // middleware would not read alike) never gets its gzip answer served to a
 // client that did not ask for gzip.
 func TestNegotiatingHandlerNeverServesAnUnaskedCoding(t *testing.T) {
-	var k counter
+	var k testkit.Counter
 	app := fiber.New()
 	app.Use(New())
 	app.Get("/p", func(c *fiber.Ctx) error {
 		c.Vary(fiber.HeaderAcceptEncoding)
 		if c.AcceptsEncodings("gzip", "identity") == "gzip" {
 			c.Set(fiber.HeaderContentEncoding, "gzip")
-			return k.handler("GZIP-BYTES")(c)
+			return k.Handler("GZIP-BYTES")(c)
 		}
-		return k.handler("plain")(c)
+		return k.Handler("plain")(c)
 	})
-	r := do(t, app, "GET", "/p", "Accept-Encoding: gzip;q=1.0, identity;q=0.5")
-	assert.Equal(t, "gzip", r.header.Get("Content-Encoding"))
+	r := testkit.Do(t, app, "GET", "/p", "Accept-Encoding: gzip;q=1.0, identity;q=0.5")
+	assert.Equal(t, "gzip", r.Header.Get("Content-Encoding"))
 	// Keyed alike (the compress middleware would not pick gzip for
 	// either), but the stored gzip answer is not served to this one.
-	r = do(t, app, "GET", "/p", "Accept-Encoding: identity")
-	assert.Empty(t, r.header.Get("Content-Encoding"), "no gzip bytes without Accept-Encoding: gzip")
-	assert.Equal(t, "plain#2", r.body)
+	r = testkit.Do(t, app, "GET", "/p", "Accept-Encoding: identity")
+	assert.Empty(t, r.Header.Get("Content-Encoding"), "no gzip bytes without Accept-Encoding: gzip")
+	assert.Equal(t, "plain#2", r.Body)
 }

@@ -3,6 +3,7 @@ package cache
 import (
 	"testing"
 
+	"github.com/fiber-caches/cache/internal/testkit"
 	"github.com/gofiber/fiber/v2"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -13,22 +14,13 @@ import (
 
 // userApp is an app behind one cache with GET and PUT on route (a Fiber
 // route path), the GET handler counting its runs.
-func userApp(cfg fiber.Config, route string, opts ...Option) (*fiber.App, *counter) {
-	var k counter
+func userApp(cfg fiber.Config, route string, opts ...Option) (*fiber.App, *testkit.Counter) {
+	var k testkit.Counter
 	app := fiber.New(cfg)
 	app.Use(New(opts...))
-	app.Get(route, k.handler("user"))
+	app.Get(route, k.Handler("user"))
 	app.Put(route, func(c *fiber.Ctx) error { return c.SendStatus(fiber.StatusNoContent) })
 	return app, &k
-}
-
-// ran reports whether a GET of target ran the handler k counts.
-func ran(t *testing.T, app *fiber.App, k *counter, target string, headers ...string) bool {
-	t.Helper()
-	before := k.runs()
-	r := do(t, app, "GET", target, headers...)
-	require.Equal(t, 200, r.status, "GET %s: %s", target, r.body)
-	return k.runs() > before
 }
 
 func TestKeys_RoutedPathVariantsShareAnEntryAndAnInvalidation(t *testing.T) {
@@ -36,21 +28,21 @@ func TestKeys_RoutedPathVariantsShareAnEntryAndAnInvalidation(t *testing.T) {
 	variants := []string{"/users/42", "/users/42/", "/Users/42", "/users/42?utm=x"}
 	app, k := userApp(fiber.Config{}, "/users/:id")
 
-	assert.True(t, ran(t, app, k, "/users/42"))
-	assert.False(t, ran(t, app, k, "/users/42/"), "a trailing slash routes to the same handler")
-	assert.False(t, ran(t, app, k, "/Users/42"), "so does another case")
-	assert.Equal(t, 1, k.runs(), "the first three share one entry")
-	assert.True(t, ran(t, app, k, "/users/42?utm=x"), "a query is another entry")
+	assert.True(t, k.Ran(t, app, "/users/42"))
+	assert.False(t, k.Ran(t, app, "/users/42/"), "a trailing slash routes to the same handler")
+	assert.False(t, k.Ran(t, app, "/Users/42"), "so does another case")
+	assert.Equal(t, 1, k.Runs(), "the first three share one entry")
+	assert.True(t, k.Ran(t, app, "/users/42?utm=x"), "a query is another entry")
 
 	// A successful PUT /users/42 reaches each of them.
 	for _, v := range variants {
 		t.Run(v, func(t *testing.T) {
 			for _, w := range variants {
-				do(t, app, "GET", w)
+				testkit.Do(t, app, "GET", w)
 			}
-			require.False(t, ran(t, app, k, v), "warm")
-			require.Equal(t, fiber.StatusNoContent, do(t, app, "PUT", "/users/42").status)
-			assert.True(t, ran(t, app, k, v), "GET %s after PUT /users/42", v)
+			require.False(t, k.Ran(t, app, v), "warm")
+			require.Equal(t, fiber.StatusNoContent, testkit.Do(t, app, "PUT", "/users/42").Status)
+			assert.True(t, k.Ran(t, app, v), "GET %s after PUT /users/42", v)
 		})
 	}
 }
@@ -75,23 +67,23 @@ func TestKeys_RouterConfig(t *testing.T) {
 			// A wildcard route, so the router sends both requests to the
 			// handler whatever its configuration.
 			app, k := userApp(tc.cfg, "/*")
-			require.True(t, ran(t, app, k, tc.first))
-			require.False(t, ran(t, app, k, tc.first))
-			assert.Equal(t, !tc.shared, ran(t, app, k, tc.second), "%s after %s", tc.second, tc.first)
-			assert.False(t, ran(t, app, k, tc.second))
+			require.True(t, k.Ran(t, app, tc.first))
+			require.False(t, k.Ran(t, app, tc.first))
+			assert.Equal(t, !tc.shared, k.Ran(t, app, tc.second), "%s after %s", tc.second, tc.first)
+			assert.False(t, k.Ran(t, app, tc.second))
 			if tc.shared {
 				// One path: one PUT invalidates both spellings.
-				require.Equal(t, fiber.StatusNoContent, do(t, app, "PUT", tc.first).status)
-				assert.True(t, ran(t, app, k, tc.second))
+				require.Equal(t, fiber.StatusNoContent, testkit.Do(t, app, "PUT", tc.first).Status)
+				assert.True(t, k.Ran(t, app, tc.second))
 			}
 		})
 	}
 	t.Run("UnescapePath, named route", func(t *testing.T) {
 		app, k := userApp(fiber.Config{UnescapePath: true}, "/users/:id")
-		require.True(t, ran(t, app, k, "/users/42"))
-		assert.False(t, ran(t, app, k, "/users/%34%32"))
-		require.Equal(t, fiber.StatusNoContent, do(t, app, "PUT", "/users/%34%32").status)
-		assert.True(t, ran(t, app, k, "/users/42"))
+		require.True(t, k.Ran(t, app, "/users/42"))
+		assert.False(t, k.Ran(t, app, "/users/%34%32"))
+		require.Equal(t, fiber.StatusNoContent, testkit.Do(t, app, "PUT", "/users/%34%32").Status)
+		assert.True(t, k.Ran(t, app, "/users/42"))
 	})
 }
 
@@ -116,16 +108,16 @@ func TestKeys_QueryOptions(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			var k counter
+			var k testkit.Counter
 			app := fiber.New()
 			app.Use(New(tc.opts...))
-			app.Get("/p", func(c *fiber.Ctx) error { return k.handler(string(c.Request().URI().QueryString()))(c) })
+			app.Get("/p", func(c *fiber.Ctx) error { return k.Handler(string(c.Request().URI().QueryString()))(c) })
 			for range 2 {
 				for _, u := range tc.targets {
-					do(t, app, "GET", u)
+					testkit.Do(t, app, "GET", u)
 				}
 			}
-			assert.Equal(t, tc.runs, k.runs())
+			assert.Equal(t, tc.runs, k.Runs())
 		})
 	}
 }
@@ -134,20 +126,20 @@ func TestKeys_QueryOptions(t *testing.T) {
 func tenantKey(c *fiber.Ctx, key []byte) []byte { return append(key, c.Get("X-Tenant")...) }
 
 func TestKeys_KeyFuncSeparatesTenants(t *testing.T) {
-	var k counter
+	var k testkit.Counter
 	app := fiber.New()
 	app.Use(New(WithKeyFunc(tenantKey)))
-	app.Get("/p", func(c *fiber.Ctx) error { return k.handler("tenant " + c.Get("X-Tenant"))(c) })
-	assert.Equal(t, "tenant a#1", do(t, app, "GET", "/p", "X-Tenant: a").body)
-	assert.Equal(t, "tenant b#2", do(t, app, "GET", "/p", "X-Tenant: b").body)
-	assert.Equal(t, "tenant a#1", do(t, app, "GET", "/p", "X-Tenant: a").body)
-	assert.Equal(t, "tenant b#2", do(t, app, "GET", "/p", "X-Tenant: b").body)
-	assert.Equal(t, "tenant #3", do(t, app, "GET", "/p").body)
-	assert.Equal(t, 3, k.runs())
+	app.Get("/p", func(c *fiber.Ctx) error { return k.Handler("tenant " + c.Get("X-Tenant"))(c) })
+	assert.Equal(t, "tenant a#1", testkit.Do(t, app, "GET", "/p", "X-Tenant: a").Body)
+	assert.Equal(t, "tenant b#2", testkit.Do(t, app, "GET", "/p", "X-Tenant: b").Body)
+	assert.Equal(t, "tenant a#1", testkit.Do(t, app, "GET", "/p", "X-Tenant: a").Body)
+	assert.Equal(t, "tenant b#2", testkit.Do(t, app, "GET", "/p", "X-Tenant: b").Body)
+	assert.Equal(t, "tenant #3", testkit.Do(t, app, "GET", "/p").Body)
+	assert.Equal(t, 3, k.Runs())
 
 	// An invalidation of the path reaches every tenant.
 	app.Put("/p", func(c *fiber.Ctx) error { return c.SendStatus(fiber.StatusNoContent) })
-	do(t, app, "PUT", "/p")
-	assert.Equal(t, "tenant a#4", do(t, app, "GET", "/p", "X-Tenant: a").body)
-	assert.Equal(t, "tenant b#5", do(t, app, "GET", "/p", "X-Tenant: b").body)
+	testkit.Do(t, app, "PUT", "/p")
+	assert.Equal(t, "tenant a#4", testkit.Do(t, app, "GET", "/p", "X-Tenant: a").Body)
+	assert.Equal(t, "tenant b#5", testkit.Do(t, app, "GET", "/p", "X-Tenant: b").Body)
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fiber-caches/cache/internal/testkit"
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/requestid"
 	"github.com/stretchr/testify/assert"
@@ -41,9 +42,9 @@ func TestLogsAreStructured(t *testing.T) {
 	app.Use(New(WithTTL(time.Minute), WithLogger(logger)))
 	app.Get("/users/:id", func(c *fiber.Ctx) error { return c.SendString("u") })
 	app.Put("/users/:id", func(c *fiber.Ctx) error { return c.SendStatus(fiber.StatusNoContent) })
-	do(t, app, "GET", "/users/7")
-	do(t, app, "GET", "/users/7")
-	do(t, app, "PUT", "/users/7")
+	testkit.Do(t, app, "GET", "/users/7")
+	testkit.Do(t, app, "GET", "/users/7")
+	testkit.Do(t, app, "PUT", "/users/7")
 	out := buf.String()
 	for _, want := range []string{
 		`"msg":"cache_lookup MISS"`, `"msg":"store_in_cache"`, `"max_age":60`, `"msg":"cache_lookup HIT"`,

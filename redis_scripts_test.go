@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/fiber-caches/cache/internal/redistest"
+	"github.com/fiber-caches/cache/internal/testkit"
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/storage/redis/v3"
 	"github.com/stretchr/testify/require"
@@ -25,18 +26,18 @@ func TestRedisScriptsReloaded(t *testing.T) {
 	m := redisCache(t, WithStorage(s), WithTTL(time.Minute))
 	app := fiber.New()
 	app.Use(m.Handler())
-	var k counter
-	app.Get("/x", k.handler("x"))
+	var k testkit.Counter
+	app.Get("/x", k.Handler("x"))
 	app.Post("/x", func(c *fiber.Ctx) error { return c.SendStatus(http.StatusNoContent) })
 	flush := func() { require.NoError(t, s.Conn().ScriptFlush(context.Background()).Err()) }
 
 	flush()
-	require.Equal(t, "miss", do(t, app, "GET", "/x").header.Get("X-Cache"))
-	require.Equal(t, "hit", do(t, app, "GET", "/x").header.Get("X-Cache"), "stored although Redis did not know the store script")
+	require.Equal(t, "miss", testkit.Do(t, app, "GET", "/x").Header.Get("X-Cache"))
+	require.Equal(t, "hit", testkit.Do(t, app, "GET", "/x").Header.Get("X-Cache"), "stored although Redis did not know the store script")
 
 	flush()
-	require.Equal(t, http.StatusNoContent, do(t, app, "POST", "/x").status)
-	require.Equal(t, "x#2", do(t, app, "GET", "/x").body, "invalidated although Redis did not know the invalidation script")
-	require.Equal(t, "hit", do(t, app, "GET", "/x").header.Get("X-Cache"))
-	require.Equal(t, 2, k.runs())
+	require.Equal(t, http.StatusNoContent, testkit.Do(t, app, "POST", "/x").Status)
+	require.Equal(t, "x#2", testkit.Do(t, app, "GET", "/x").Body, "invalidated although Redis did not know the invalidation script")
+	require.Equal(t, "hit", testkit.Do(t, app, "GET", "/x").Header.Get("X-Cache"))
+	require.Equal(t, 2, k.Runs())
 }

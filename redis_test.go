@@ -3,11 +3,13 @@ package cache
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/fiber-caches/cache/internal/redistest"
+	"github.com/fiber-caches/cache/internal/testkit"
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/storage/redis/v3"
 	"github.com/stretchr/testify/assert"
@@ -29,7 +31,7 @@ func redisCache(t *testing.T, opts ...Option) *Cache {
 	t.Helper()
 	// A loaded CI machine can take longer than the default 50 ms storage
 	// timeout, which would pause the storage and turn hits into bypasses.
-	m := NewCache(append([]Option{WithStorageTimeout(testStorageTimeout)}, opts...)...)
+	m := NewCache(append([]Option{WithStorageTimeout(testkit.StorageTimeout)}, opts...)...)
 	t.Cleanup(func() { _ = m.Close() })
 	return m
 }
@@ -45,15 +47,15 @@ func TestRedisMissThenHit(t *testing.T) {
 	s, prefix := redisStorage(t)
 	app := fiber.New()
 	app.Use(redisCache(t, WithStorage(s), WithKeyPrefix(prefix), WithTTL(time.Minute)).Handler())
-	var k counter
-	app.Get("/x", k.handler("x", header("Vary", "Accept-Language")))
-	assert.Equal(t, "miss", do(t, app, "GET", "/x", "Accept-Language: en").header.Get("X-Cache"))
-	r := do(t, app, "GET", "/x", "Accept-Language: en")
-	assert.Equal(t, "hit", r.header.Get("X-Cache"))
-	assert.Equal(t, "x#1", r.body)
-	assert.Equal(t, "x#2", do(t, app, "GET", "/x", "Accept-Language: fr").body)
-	assert.Equal(t, 2, k.runs())
-	assert.Equal(t, "hit", do(t, app, "HEAD", "/x", "Accept-Language: fr").header.Get("X-Cache"))
+	var k testkit.Counter
+	app.Get("/x", k.Handler("x", testkit.Header("Vary", "Accept-Language")))
+	assert.Equal(t, "miss", testkit.Do(t, app, "GET", "/x", "Accept-Language: en").Header.Get("X-Cache"))
+	r := testkit.Do(t, app, "GET", "/x", "Accept-Language: en")
+	assert.Equal(t, "hit", r.Header.Get("X-Cache"))
+	assert.Equal(t, "x#1", r.Body)
+	assert.Equal(t, "x#2", testkit.Do(t, app, "GET", "/x", "Accept-Language: fr").Body)
+	assert.Equal(t, 2, k.Runs())
+	assert.Equal(t, "hit", testkit.Do(t, app, "HEAD", "/x", "Accept-Language: fr").Header.Get("X-Cache"))
 
 	// One path record and an entry per variant, each expiring: an entry
 	// with its TTL, the path record at least as long (it was created for
@@ -91,17 +93,17 @@ func TestRedisMissThenHit(t *testing.T) {
 
 func TestRedisSharedByTwoApps(t *testing.T) {
 	s, prefix := redisStorage(t)
-	var a, b counter
+	var a, b testkit.Counter
 	appA, appB := fiber.New(), fiber.New()
 	appA.Use(redisCache(t, WithStorage(s), WithKeyPrefix(prefix)).Handler())
 	appB.Use(redisCache(t, WithStorage(s), WithKeyPrefix(prefix)).Handler())
-	appA.Get("/x", a.handler("a"))
-	appB.Get("/x", b.handler("b"))
-	do(t, appA, "GET", "/x")
-	r := do(t, appB, "GET", "/x")
-	assert.Equal(t, "a#1", r.body, "B is served what A stored")
-	assert.Equal(t, "hit", r.header.Get("X-Cache"))
-	assert.Equal(t, 0, b.runs())
+	appA.Get("/x", a.Handler("a"))
+	appB.Get("/x", b.Handler("b"))
+	testkit.Do(t, appA, "GET", "/x")
+	r := testkit.Do(t, appB, "GET", "/x")
+	assert.Equal(t, "a#1", r.Body, "B is served what A stored")
+	assert.Equal(t, "hit", r.Header.Get("X-Cache"))
+	assert.Equal(t, 0, b.Runs())
 }
 
 // TestRedisGarbageIsAMiss overwrites the records of a stored response
@@ -123,13 +125,13 @@ func TestRedisGarbageIsAMiss(t *testing.T) {
 			t.Run(path+"/"+which, func(t *testing.T) {
 				var storage fiber.Storage = s
 				if path == "generic path" {
-					storage = &countingStorage{Storage: s} // hides Conn
+					storage = testkit.Wrap(s) // hides Conn
 				}
 				app := fiber.New()
 				app.Use(redisCache(t, WithStorage(storage), WithKeyPrefix(prefix)).Handler())
-				var k counter
-				app.Get("/x", k.handler("x"))
-				do(t, app, "GET", "/x")
+				var k testkit.Counter
+				app.Get("/x", k.Handler("x"))
+				testkit.Do(t, app, "GET", "/x")
 				n := 0
 				for _, key := range redisKeys(t, s, prefix) {
 					if garbled(key) {
@@ -138,12 +140,12 @@ func TestRedisGarbageIsAMiss(t *testing.T) {
 					}
 				}
 				require.Positive(t, n)
-				r := do(t, app, "GET", "/x")
-				assert.Equal(t, 200, r.status)
-				assert.Equal(t, "x#2", r.body)
-				r = do(t, app, "GET", "/x")
-				assert.Equal(t, "hit", r.header.Get("X-Cache"), "the cache heals: %s", r.header.Get("Cache-Status"))
-				assert.Equal(t, "x#2", r.body)
+				r := testkit.Do(t, app, "GET", "/x")
+				assert.Equal(t, 200, r.Status)
+				assert.Equal(t, "x#2", r.Body)
+				r = testkit.Do(t, app, "GET", "/x")
+				assert.Equal(t, "hit", r.Header.Get("X-Cache"), "the cache heals: %s", r.Header.Get("Cache-Status"))
+				assert.Equal(t, "x#2", r.Body)
 			})
 		}
 	}
@@ -158,23 +160,23 @@ func TestRedisGarbageEpoch(t *testing.T) {
 			s, prefix := redisStorage(t)
 			var storage fiber.Storage = s
 			if path == "generic path" {
-				storage = &countingStorage{Storage: s}
+				storage = testkit.Wrap(s)
 			}
 			app := fiber.New()
 			app.Use(redisCache(t, WithStorage(storage), WithKeyPrefix(prefix), WithStoragePause(time.Millisecond)).Handler())
-			var k counter
-			app.Get("/x", k.handler("x"))
-			do(t, app, "GET", "/x")
-			require.Equal(t, "hit", do(t, app, "GET", "/x").header.Get("X-Cache"))
+			var k testkit.Counter
+			app.Get("/x", k.Handler("x"))
+			testkit.Do(t, app, "GET", "/x")
+			require.Equal(t, "hit", testkit.Do(t, app, "GET", "/x").Header.Get("X-Cache"))
 			require.NoError(t, s.Set(prefix+keyVersion+":epoch", []byte("not an epoch"), 0))
 			// The garbage is replaced by a fresh epoch: what was stored
 			// before is never served again, and the cache works again.
-			r := do(t, app, "GET", "/x")
-			require.Equal(t, 200, r.status)
-			require.Equal(t, "x#2", r.body, "the handler runs")
-			r = do(t, app, "GET", "/x")
-			require.Equal(t, "x#2", r.body)
-			require.Equal(t, "hit", r.header.Get("X-Cache"), "not switched off")
+			r := testkit.Do(t, app, "GET", "/x")
+			require.Equal(t, 200, r.Status)
+			require.Equal(t, "x#2", r.Body, "the handler runs")
+			r = testkit.Do(t, app, "GET", "/x")
+			require.Equal(t, "x#2", r.Body)
+			require.Equal(t, "hit", r.Header.Get("X-Cache"), "not switched off")
 			v, err := s.Get(prefix + keyVersion + ":epoch")
 			require.NoError(t, err)
 			require.Len(t, v, 8)
@@ -190,17 +192,17 @@ func TestRedisDownServesTheHandler(t *testing.T) {
 	defer s.Close()
 	app := fiber.New()
 	app.Use(redisCache(t, WithStorage(s), WithTTL(time.Minute)).Handler())
-	var k counter
-	app.Get("/x", k.handler("x"))
-	app.Delete("/x", k.handler("deleted"))
-	do(t, app, "GET", "/x")
-	assert.Equal(t, "hit", do(t, app, "GET", "/x").header.Get("X-Cache"))
+	var k testkit.Counter
+	app.Get("/x", k.Handler("x"))
+	app.Delete("/x", k.Handler("deleted"))
+	testkit.Do(t, app, "GET", "/x")
+	assert.Equal(t, "hit", testkit.Do(t, app, "GET", "/x").Header.Get("X-Cache"))
 
 	srv.Stop()
 	for i := 0; i < 3; i++ {
-		r := do(t, app, "GET", "/x")
-		assert.Equal(t, 200, r.status)
-		assert.Equal(t, "x#"+itoa(i+2), r.body)
+		r := testkit.Do(t, app, "GET", "/x")
+		assert.Equal(t, 200, r.Status)
+		assert.Equal(t, "x#"+strconv.Itoa(i+2), r.Body)
 	}
-	assert.Equal(t, 200, do(t, app, "DELETE", "/x").status, "a failed invalidation does not fail the request")
+	assert.Equal(t, 200, testkit.Do(t, app, "DELETE", "/x").Status, "a failed invalidation does not fail the request")
 }

@@ -1,44 +1,16 @@
 package cache
 
 import (
-	"net/http/httptest"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/fiber-caches/cache/internal/redistest"
+	"github.com/fiber-caches/cache/internal/testkit"
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/storage/redis/v3"
 	"github.com/stretchr/testify/require"
 )
-
-// countingStorage counts the calls that reach a fiber.Storage: each is one
-// round trip to Redis. It hides the storage's Conn, so the cache takes the
-// generic fiber.Storage path.
-type countingStorage struct {
-	fiber.Storage
-	gets, sets, dels atomic.Int64
-}
-
-func (s *countingStorage) Get(key string) ([]byte, error) {
-	s.gets.Add(1)
-	return s.Storage.Get(key)
-}
-
-func (s *countingStorage) Set(key string, val []byte, exp time.Duration) error {
-	s.sets.Add(1)
-	return s.Storage.Set(key, val, exp)
-}
-
-func (s *countingStorage) Delete(key string) error {
-	s.dels.Add(1)
-	return s.Storage.Delete(key)
-}
-
-// calls returns the counts since the last call, and resets them.
-func (s *countingStorage) calls() (gets, sets, dels int64) {
-	return s.gets.Swap(0), s.sets.Swap(0), s.dels.Swap(0)
-}
 
 // roundTripCases are the responses the round-trip tests store.
 var roundTripCases = []struct {
@@ -66,15 +38,13 @@ func roundTripApp(t *testing.T, m *Cache, vary string) (get func(path, lang stri
 	})
 	return func(path, lang string) string {
 		t.Helper()
-		req := httptest.NewRequest(fiber.MethodGet, path, nil)
 		// Each language is a variant of either Vary (the cache keys
 		// Accept-Encoding by the coding it selects).
-		req.Header.Set(fiber.HeaderAcceptEncoding, map[string]string{"en": "gzip", "fr": "br"}[lang])
-		req.Header.Set(fiber.HeaderAcceptLanguage, lang)
-		resp, err := app.Test(req, -1)
-		require.NoError(t, err)
-		require.Equal(t, fiber.StatusOK, resp.StatusCode)
-		return resp.Header.Get(DefaultCacheHeader)
+		r := testkit.Do(t, app, fiber.MethodGet, path,
+			fiber.HeaderAcceptEncoding+": "+map[string]string{"en": "gzip", "fr": "br"}[lang],
+			fiber.HeaderAcceptLanguage+": "+lang)
+		require.Equal(t, fiber.StatusOK, r.Status)
+		return r.Header.Get(DefaultCacheHeader)
 	}, runs
 }
 
@@ -92,7 +62,7 @@ func TestHitRoundTrips(t *testing.T) {
 
 	for _, tc := range roundTripCases {
 		t.Run(tc.name, func(t *testing.T) {
-			m := NewCache(WithStorage(rs), WithKeyPrefix(prefix), WithTTL(time.Minute), WithStorageTimeout(testStorageTimeout))
+			m := NewCache(WithStorage(rs), WithKeyPrefix(prefix), WithTTL(time.Minute), WithStorageTimeout(testkit.StorageTimeout))
 			t.Cleanup(func() { _ = m.Close() })
 			get, runs := roundTripApp(t, m, tc.vary)
 			url := "/roundtrip/" + tc.name
@@ -141,7 +111,7 @@ func TestHitRoundTripsOtherInstance(t *testing.T) {
 		t.Cleanup(func() { rs.Close() })
 		rt := &redistest.RoundTrips{}
 		rs.Conn().AddHook(rt)
-		m := NewCache(WithStorage(rs), WithKeyPrefix(prefix), WithTTL(time.Minute), WithStorageTimeout(testStorageTimeout))
+		m := NewCache(WithStorage(rs), WithKeyPrefix(prefix), WithTTL(time.Minute), WithStorageTimeout(testkit.StorageTimeout))
 		t.Cleanup(func() { _ = m.Close() })
 		return m, rt
 	}
@@ -171,12 +141,12 @@ func TestHitRoundTripsOtherInstance(t *testing.T) {
 func TestStorageHitRoundTrips(t *testing.T) {
 	rs := redis.New(redis.Config{Addrs: []string{redistest.Addr(t)}})
 	t.Cleanup(func() { rs.Close() })
-	s := &countingStorage{Storage: rs}
+	s := testkit.Wrap(rs) // counts the calls, each one round trip; hides Conn
 	prefix := redistest.Prefix(t)
 
 	for _, tc := range roundTripCases {
 		t.Run(tc.name, func(t *testing.T) {
-			m := NewCache(WithStorage(s), WithKeyPrefix(prefix), WithTTL(time.Minute), WithStorageTimeout(testStorageTimeout))
+			m := NewCache(WithStorage(s), WithKeyPrefix(prefix), WithTTL(time.Minute), WithStorageTimeout(testkit.StorageTimeout))
 			t.Cleanup(func() { _ = m.Close() })
 			get, runs := roundTripApp(t, m, tc.vary)
 			url := "/roundtrip/" + tc.name
@@ -184,26 +154,25 @@ func TestStorageHitRoundTrips(t *testing.T) {
 				t.Helper()
 				for range 3 {
 					require.Equal(t, "hit", get(url, lang))
-					gets, sets, dels := s.calls()
-					require.EqualValues(t, 4, gets, "storage Gets per hit")
-					require.Zero(t, sets, "storage Sets per hit")
-					require.Zero(t, dels, "storage Deletes per hit")
+					c := s.TakeCounts()
+					require.EqualValues(t, 4, c.Gets, "storage Gets per hit")
+					require.Zero(t, c.Sets, "storage Sets per hit")
+					require.Zero(t, c.Deletes, "storage Deletes per hit")
 				}
 			}
 			require.Equal(t, "miss", get(url, "en"))
-			_, sets, _ := s.calls()
-			require.Positive(t, sets, "the miss stored the response")
+			require.Positive(t, s.TakeCounts().Sets, "the miss stored the response")
 			hits("en")
 			if tc.vary != "" {
 				require.Equal(t, "miss", get(url, "fr"))
-				s.calls()
+				s.TakeCounts()
 				hits("fr")
 			}
 			require.NoError(t, m.InvalidateURL("http://example.com"+url))
-			gets, sets, dels := s.calls()
-			require.Equal(t, [3]int64{1, 1, 0}, [3]int64{gets, sets, dels}, "an invalidation: Get and Set of the path record")
+			c := s.TakeCounts()
+			require.Equal(t, [3]int64{1, 1, 0}, [3]int64{c.Gets, c.Sets, c.Deletes}, "an invalidation: Get and Set of the path record")
 			require.Equal(t, "miss", get(url, "en"))
-			s.calls()
+			s.TakeCounts()
 			hits("en")
 			want := int64(2)
 			if tc.vary != "" {

@@ -3,11 +3,13 @@ package cache
 import (
 	"errors"
 	"net"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/fiber-caches/cache/internal/testkit"
 	"github.com/gofiber/fiber/v2"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -48,7 +50,7 @@ func (v *versioned) handler(c *fiber.Ctx) error {
 		return f(c)
 	}
 	c.Set(fiber.HeaderCacheControl, v.cc)
-	return c.SendString("v" + itoa(int(n)))
+	return c.SendString("v" + strconv.Itoa(int(n)))
 }
 
 // eventually waits, at most a second, for cond.
@@ -68,35 +70,35 @@ func TestStaleWhileRevalidate(t *testing.T) {
 	app.Use(m.Handler())
 	app.Get("/p", v.handler)
 
-	require.Equal(t, "v1", do(t, app, "GET", "/p").body)
+	require.Equal(t, "v1", testkit.Do(t, app, "GET", "/p").Body)
 	clock.advance(15 * time.Second)
 	// The refresh waits until the stale requests are answered.
 	gate := make(chan struct{})
 	v.fail.Store(func(c *fiber.Ctx) error {
 		<-gate
 		c.Set(fiber.HeaderCacheControl, v.cc)
-		return c.SendString("v" + itoa(int(v.runs.Load())))
+		return c.SendString("v" + strconv.Itoa(int(v.runs.Load())))
 	})
 	var wg sync.WaitGroup
 	for range 8 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r := do(t, app, "GET", "/p")
-			assert.Equal(t, "v1", r.body, "stale, at once")
-			assert.Contains(t, r.header.Get("Cache-Status"), "detail=stale")
+			r := testkit.Do(t, app, "GET", "/p")
+			assert.Equal(t, "v1", r.Body, "stale, at once")
+			assert.Contains(t, r.Header.Get("Cache-Status"), "detail=stale")
 		}()
 	}
 	wg.Wait()
 	v.fail.Store((func(c *fiber.Ctx) error)(nil))
 	close(gate)
-	eventually(t, func() bool { return do(t, app, "GET", "/p").body == "v2" }, "the background refresh replaced the entry")
+	eventually(t, func() bool { return testkit.Do(t, app, "GET", "/p").Body == "v2" }, "the background refresh replaced the entry")
 	assert.EqualValues(t, 2, v.runs.Load(), "one refresh for eight stale requests")
-	assert.Equal(t, "hit", do(t, app, "GET", "/p").header.Get("X-Cache"))
+	assert.Equal(t, "hit", testkit.Do(t, app, "GET", "/p").Header.Get("X-Cache"))
 
 	// Past the window, the request waits for the handler.
 	clock.advance(2 * time.Minute)
-	assert.Equal(t, "v3", do(t, app, "GET", "/p").body)
+	assert.Equal(t, "v3", testkit.Do(t, app, "GET", "/p").Body)
 }
 
 // WithGrace gives responses that name no window of their own one.
@@ -108,9 +110,9 @@ func TestGrace(t *testing.T) {
 	app := fiber.New()
 	app.Use(m.Handler())
 	app.Get("/p", v.handler)
-	do(t, app, "GET", "/p")
+	testkit.Do(t, app, "GET", "/p")
 	clock.advance(30 * time.Second)
-	assert.Equal(t, "v1", do(t, app, "GET", "/p").body)
+	assert.Equal(t, "v1", testkit.Do(t, app, "GET", "/p").Body)
 	eventually(t, func() bool { return v.runs.Load() == 2 }, "refreshed in the background")
 
 	// Without WithGrace a stale response is not served stale.
@@ -120,9 +122,9 @@ func TestGrace(t *testing.T) {
 	app2 := fiber.New()
 	app2.Use(m2.Handler())
 	app2.Get("/p", v2.handler)
-	do(t, app2, "GET", "/p")
+	testkit.Do(t, app2, "GET", "/p")
 	clock.advance(30 * time.Second)
-	assert.Equal(t, "v2", do(t, app2, "GET", "/p").body)
+	assert.Equal(t, "v2", testkit.Do(t, app2, "GET", "/p").Body)
 }
 
 // RFC 5861 §4: within its stale-if-error window a stale response answers in
@@ -147,20 +149,20 @@ func TestStaleIfError(t *testing.T) {
 			app := fiber.New()
 			app.Use(m.Handler())
 			app.Get("/p", v.handler)
-			do(t, app, "GET", "/p")
+			testkit.Do(t, app, "GET", "/p")
 			clock.advance(20 * time.Second)
 			v.fail.Store(tc.fail)
-			r := do(t, app, "GET", "/p")
+			r := testkit.Do(t, app, "GET", "/p")
 			if tc.stale {
-				assert.Equal(t, 200, r.status)
-				assert.Equal(t, "v1", r.body)
-				assert.Contains(t, r.header.Get("Cache-Status"), "fwd=stale")
-				assert.Contains(t, r.header.Get("Cache-Status"), "stale-if-error")
+				assert.Equal(t, 200, r.Status)
+				assert.Equal(t, "v1", r.Body)
+				assert.Contains(t, r.Header.Get("Cache-Status"), "fwd=stale")
+				assert.Contains(t, r.Header.Get("Cache-Status"), "stale-if-error")
 			} else {
-				assert.NotEqual(t, 200, r.status)
+				assert.NotEqual(t, 200, r.Status)
 			}
 			clock.advance(2 * time.Minute)
-			assert.NotEqual(t, 200, do(t, app, "GET", "/p").status, "past the window the failure goes through")
+			assert.NotEqual(t, 200, testkit.Do(t, app, "GET", "/p").Status, "past the window the failure goes through")
 		})
 	}
 }
@@ -185,20 +187,20 @@ func TestRevalidation(t *testing.T) {
 		}
 		return c.SendString("body-v1")
 	})
-	require.Equal(t, "body-v1", do(t, app, "GET", "/p").body)
+	require.Equal(t, "body-v1", testkit.Do(t, app, "GET", "/p").Body)
 	clock.advance(15 * time.Second)
-	r := do(t, app, "GET", "/p")
-	assert.Equal(t, 200, r.status)
-	assert.Equal(t, "body-v1", r.body)
+	r := testkit.Do(t, app, "GET", "/p")
+	assert.Equal(t, 200, r.Status)
+	assert.Equal(t, "body-v1", r.Body)
 	assert.EqualValues(t, 1, notModified.Load(), "the handler was asked conditionally")
-	assert.Contains(t, r.header.Get("Cache-Status"), "fwd-status=304")
-	r = do(t, app, "GET", "/p")
-	assert.Equal(t, "hit", r.header.Get("X-Cache"), "the 304 refreshed the entry")
+	assert.Contains(t, r.Header.Get("Cache-Status"), "fwd-status=304")
+	r = testkit.Do(t, app, "GET", "/p")
+	assert.Equal(t, "hit", r.Header.Get("X-Cache"), "the 304 refreshed the entry")
 	assert.EqualValues(t, 2, runs.Load())
 	// The client's own validator still gets a 304 from the store.
-	r = do(t, app, "GET", "/p", `If-None-Match: "v1"`)
-	assert.Equal(t, 304, r.status)
-	assert.Empty(t, r.body)
+	r = testkit.Do(t, app, "GET", "/p", `If-None-Match: "v1"`)
+	assert.Equal(t, 304, r.Status)
+	assert.Empty(t, r.Body)
 	assert.EqualValues(t, 2, runs.Load())
 }
 
@@ -219,9 +221,9 @@ func TestNoCacheIsRevalidated(t *testing.T) {
 		return c.SendString("full")
 	})
 	for range 3 {
-		r := do(t, app, "GET", "/etag")
-		assert.Equal(t, 200, r.status)
-		assert.Equal(t, "full", r.body)
+		r := testkit.Do(t, app, "GET", "/etag")
+		assert.Equal(t, 200, r.Status)
+		assert.Equal(t, "full", r.Body)
 	}
 	assert.EqualValues(t, 3, runs.Load(), "every use asks the handler")
 	assert.EqualValues(t, 2, conditional.Load(), "conditionally, after the first")
@@ -239,23 +241,23 @@ func TestRequestDirectives(t *testing.T) {
 		return app, v
 	}
 	app, v := build(WithTTL(time.Hour))
-	do(t, app, "GET", "/p")
-	assert.Equal(t, "v1", do(t, app, "GET", "/p", "Cache-Control: no-cache").body, "app mode ignores it")
-	assert.Equal(t, "v1", do(t, app, "GET", "/p", "Pragma: no-cache").body)
+	testkit.Do(t, app, "GET", "/p")
+	assert.Equal(t, "v1", testkit.Do(t, app, "GET", "/p", "Cache-Control: no-cache").Body, "app mode ignores it")
+	assert.Equal(t, "v1", testkit.Do(t, app, "GET", "/p", "Pragma: no-cache").Body)
 	assert.EqualValues(t, 1, v.runs.Load())
 
 	app, _ = build(WithSharedCache())
-	do(t, app, "GET", "/p")
-	assert.Equal(t, "v1", do(t, app, "GET", "/p").body)
-	assert.Equal(t, "v2", do(t, app, "GET", "/p", "Cache-Control: no-cache").body, "RFC 9111 §5.2.1.4")
-	assert.Equal(t, "v3", do(t, app, "GET", "/p", "Cache-Control: max-age=0").body, "RFC 9111 §5.2.1.1")
-	assert.Equal(t, "v4", do(t, app, "GET", "/p", "Pragma: no-cache").body, "RFC 9111 §5.4")
-	assert.Equal(t, "v4", do(t, app, "GET", "/p").body)
-	r := do(t, app, "GET", "/other", "Cache-Control: only-if-cached")
-	assert.Equal(t, 504, r.status, "RFC 9111 §5.2.1.7")
-	r = do(t, app, "GET", "/p", "Cache-Control: no-store")
-	assert.Equal(t, "v5", r.body)
-	assert.Contains(t, r.header.Get("Cache-Status"), "fwd=bypass")
+	testkit.Do(t, app, "GET", "/p")
+	assert.Equal(t, "v1", testkit.Do(t, app, "GET", "/p").Body)
+	assert.Equal(t, "v2", testkit.Do(t, app, "GET", "/p", "Cache-Control: no-cache").Body, "RFC 9111 §5.2.1.4")
+	assert.Equal(t, "v3", testkit.Do(t, app, "GET", "/p", "Cache-Control: max-age=0").Body, "RFC 9111 §5.2.1.1")
+	assert.Equal(t, "v4", testkit.Do(t, app, "GET", "/p", "Pragma: no-cache").Body, "RFC 9111 §5.4")
+	assert.Equal(t, "v4", testkit.Do(t, app, "GET", "/p").Body)
+	r := testkit.Do(t, app, "GET", "/other", "Cache-Control: only-if-cached")
+	assert.Equal(t, 504, r.Status, "RFC 9111 §5.2.1.7")
+	r = testkit.Do(t, app, "GET", "/p", "Cache-Control: no-store")
+	assert.Equal(t, "v5", r.Body)
+	assert.Contains(t, r.Header.Get("Cache-Status"), "fwd=bypass")
 }
 
 // Close waits for background refreshes and starts none after it.
@@ -273,9 +275,9 @@ func TestCloseStopsRefreshes(t *testing.T) {
 		c.Set(fiber.HeaderCacheControl, "max-age=1")
 		return c.SendString("x")
 	})
-	do(t, app, "GET", "/p")
+	testkit.Do(t, app, "GET", "/p")
 	clock.advance(time.Minute)
-	do(t, app, "GET", "/p") // stale: a refresh starts and blocks
+	testkit.Do(t, app, "GET", "/p") // stale: a refresh starts and blocks
 	eventually(t, func() bool { return runs.Load() == 2 }, "the refresh started")
 	closed := make(chan struct{})
 	go func() { _ = m.Close(); close(closed) }()
@@ -330,11 +332,11 @@ func TestShutdownClosesTheCache(t *testing.T) {
 	app := fiber.New()
 	app.Use(m.Handler())
 	app.Get("/p", func(c *fiber.Ctx) error { return c.SendString("p") })
-	do(t, app, "GET", "/p")
-	assert.Equal(t, "hit", do(t, app, "GET", "/p").header.Get("X-Cache"))
+	testkit.Do(t, app, "GET", "/p")
+	assert.Equal(t, "hit", testkit.Do(t, app, "GET", "/p").Header.Get("X-Cache"))
 	require.NoError(t, app.Shutdown())
 	assert.True(t, m.closed.Load())
-	assert.Empty(t, do(t, app, "GET", "/p").header.Get("X-Cache"), "a closed cache caches nothing")
+	assert.Empty(t, testkit.Do(t, app, "GET", "/p").Header.Get("X-Cache"), "a closed cache caches nothing")
 }
 
 // In the shared-cache mode a Set-Cookie response is stored only when the
@@ -346,23 +348,23 @@ func TestSharedModePrivacy(t *testing.T) {
 		headers []func(c *fiber.Ctx)
 		stored  bool
 	}{
-		{"set-cookie", []func(c *fiber.Ctx){header("Cache-Control", "max-age=60"), header("Set-Cookie", "sid=1")}, false},
-		{"set-cookie public", []func(c *fiber.Ctx){header("Cache-Control", "public, max-age=60"), header("Set-Cookie", "theme=dark")}, true},
-		{"cdn max-age over private", []func(c *fiber.Ctx){header("Cache-Control", "private"), header("CDN-Cache-Control", "max-age=60")}, false},
-		{"cdn max-age over no-store", []func(c *fiber.Ctx){header("Cache-Control", "no-store"), header("CDN-Cache-Control", "max-age=60")}, false},
-		{"cdn max-age", []func(c *fiber.Ctx){header("Cache-Control", "max-age=1"), header("CDN-Cache-Control", "max-age=60")}, true},
+		{"set-cookie", []func(c *fiber.Ctx){testkit.Header("Cache-Control", "max-age=60"), testkit.Header("Set-Cookie", "sid=1")}, false},
+		{"set-cookie public", []func(c *fiber.Ctx){testkit.Header("Cache-Control", "public, max-age=60"), testkit.Header("Set-Cookie", "theme=dark")}, true},
+		{"cdn max-age over private", []func(c *fiber.Ctx){testkit.Header("Cache-Control", "private"), testkit.Header("CDN-Cache-Control", "max-age=60")}, false},
+		{"cdn max-age over no-store", []func(c *fiber.Ctx){testkit.Header("Cache-Control", "no-store"), testkit.Header("CDN-Cache-Control", "max-age=60")}, false},
+		{"cdn max-age", []func(c *fiber.Ctx){testkit.Header("Cache-Control", "max-age=1"), testkit.Header("CDN-Cache-Control", "max-age=60")}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var k counter
+			var k testkit.Counter
 			app := fiber.New()
 			app.Use(New(WithSharedCache()))
-			app.Get("/p", k.handler("p", tc.headers...))
-			do(t, app, "GET", "/p")
-			do(t, app, "GET", "/p")
+			app.Get("/p", k.Handler("p", tc.headers...))
+			testkit.Do(t, app, "GET", "/p")
+			testkit.Do(t, app, "GET", "/p")
 			if tc.stored {
-				assert.Equal(t, 1, k.runs())
+				assert.Equal(t, 1, k.Runs())
 			} else {
-				assert.Equal(t, 2, k.runs())
+				assert.Equal(t, 2, k.Runs())
 			}
 		})
 	}
