@@ -67,7 +67,7 @@ func newClusterSite(t *testing.T, addrs []string, prefix string, versions map[st
 func (s *clusterSite) get(t *testing.T, path, lang string, hit bool) {
 	t.Helper()
 	before := s.runs[path+"|"+lang].Load()
-	r := s.cl.must(t, fiber.MethodGet, path, fiber.HeaderAcceptLanguage, lang)
+	r := s.cl.must(t, fiber.MethodGet, path, fiber.HeaderAcceptLanguage+": "+lang)
 	require.Equal(t, fmt.Sprintf("v%d %s %s", s.versions[path].Load(), path, lang), r.body)
 	if hit {
 		require.Equal(t, "hit", r.xCache, "GET %s [%s]: %s", path, lang, r.cacheStat)

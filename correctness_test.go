@@ -31,6 +31,7 @@ import (
 	"github.com/fiber-caches/cache"
 	"github.com/fiber-caches/cache/internal/entry"
 	"github.com/fiber-caches/cache/internal/redistest"
+	"github.com/fiber-caches/cache/internal/testkit"
 )
 
 // cxTimeout bounds every wait of these tests.
@@ -98,8 +99,9 @@ func newCxClient(addr string) *cxClient {
 	}}
 }
 
-// do sends method path with the header pairs hdr (name, value, ...). It
-// is safe to call from any goroutine: a failure is in the result's err.
+// do sends method path with the headers hdr ("Name: value", as testkit.Do
+// takes them). It is safe to call from any goroutine: a failure is in the
+// result's err.
 func (c *cxClient) do(method, path string, hdr ...string) cxResp {
 	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseRequest(req)
@@ -110,8 +112,12 @@ func (c *cxClient) do(method, path string, hdr ...string) cxResp {
 		req.UseHostHeader = true
 		req.Header.SetHost(c.host)
 	}
-	for i := 0; i+1 < len(hdr); i += 2 {
-		req.Header.Set(hdr[i], hdr[i+1])
+	for _, h := range hdr {
+		k, v, ok := strings.Cut(h, ":")
+		if !ok {
+			return cxResp{err: fmt.Errorf("%s %s: header %q is not \"Name: value\"", method, path, h)}
+		}
+		req.Header.Set(strings.TrimSpace(k), strings.TrimSpace(v))
 	}
 	if err := c.hc.DoTimeout(req, resp, cxTimeout); err != nil {
 		return cxResp{err: fmt.Errorf("%s %s: %w", method, path, err)}
@@ -212,7 +218,7 @@ func cxStores(top *testing.T) []cxStore {
 	prefixes := invRedisPrefixes(top)
 	return []cxStore{
 		{"memory", func(*testing.T) []cache.Option { return nil }},
-		{"storage", func(*testing.T) []cache.Option { return []cache.Option{cache.WithStorage(newInvMapStorage())} }},
+		{"storage", func(*testing.T) []cache.Option { return []cache.Option{cache.WithStorage(testkit.NewStorage())} }},
 		{"redis", func(t *testing.T) []cache.Option {
 			return []cache.Option{cache.WithStorage(cxRedisClient(t)), cache.WithKeyPrefix(prefixes()), cache.WithTTL(time.Minute)}
 		}},
@@ -249,44 +255,34 @@ func cxFire(p *atomic.Pointer[func()]) {
 	}
 }
 
-// cxHoldStorage is a fiber.Storage (hiding any Conn: the generic path) that
-// runs one-shot hooks right after a response written to it has landed and
-// after one was read from it, and may delay every call a little, at
-// random, to widen race windows.
-type cxHoldStorage struct {
-	fiber.Storage
-	afterResponse, afterRead atomic.Pointer[func()]
-	delay                    time.Duration
+// cxHoldStorage is a testkit.Storage that runs one-shot hooks right after a
+// response written to it has landed and after one was read from it.
+func cxHoldStorage() (s *testkit.Storage, afterResponse, afterRead *atomic.Pointer[func()]) {
+	s = testkit.NewStorage()
+	afterResponse, afterRead = new(atomic.Pointer[func()]), new(atomic.Pointer[func()])
+	s.SetHooks(nil, func(op testkit.Op) {
+		switch {
+		case op.Name == "get" && cxIsResponse(op.Value):
+			cxFire(afterRead)
+		case op.Name == "set" && cxIsResponse(op.Value):
+			cxFire(afterResponse)
+		}
+	})
+	return s, afterResponse, afterRead
 }
 
-func (s *cxHoldStorage) sleep() {
-	if s.delay > 0 {
-		time.Sleep(rand.N(s.delay))
-	}
-}
-
-func (s *cxHoldStorage) Get(key string) ([]byte, error) {
-	s.sleep()
-	v, err := s.Storage.Get(key)
-	if cxIsResponse(v) {
-		cxFire(&s.afterRead)
-	}
-	return v, err
-}
-
-func (s *cxHoldStorage) Set(key string, val []byte, exp time.Duration) error {
-	s.sleep()
-	err := s.Storage.Set(key, val, exp)
-	if cxIsResponse(val) {
-		cxFire(&s.afterResponse)
-	}
-	s.sleep()
-	return err
-}
-
-func (s *cxHoldStorage) Delete(key string) error {
-	s.sleep()
-	return s.Storage.Delete(key)
+// cxSlowStorage is a testkit.Storage that delays every call a little, at
+// random (up to delay before each call, and again after a Set), to widen
+// race windows.
+func cxSlowStorage(delay time.Duration) *testkit.Storage {
+	s := testkit.NewStorage()
+	sleep := func(testkit.Op) { time.Sleep(rand.N(delay)) }
+	s.SetHooks(sleep, func(op testkit.Op) {
+		if op.Name == "set" {
+			sleep(op)
+		}
+	})
+	return s
 }
 
 // cxRedisHold is a go-redis hook that runs one-shot hooks right after a
@@ -367,9 +363,9 @@ func cxHoldStores(top *testing.T) []cxHoldStore {
 	return []cxHoldStore{
 		{"memory", func(*testing.T) ([]cache.Option, func(func(), func())) { return nil, nil }},
 		{"storage", func(*testing.T) ([]cache.Option, func(func(), func())) {
-			s := &cxHoldStorage{Storage: newInvMapStorage()}
+			s, afterResponse, afterRead := cxHoldStorage()
 			return []cache.Option{cache.WithStorage(s), cache.WithStorageTimeout(cxTimeout)},
-				func(onWrite, onRead func()) { s.afterResponse.Store(&onWrite); s.afterRead.Store(&onRead) }
+				func(onWrite, onRead func()) { afterResponse.Store(&onWrite); afterRead.Store(&onRead) }
 		}},
 		{"redis", func(t *testing.T) ([]cache.Option, func(func(), func())) {
 			s, prefix := cxRedisClient(t), prefixes()
@@ -441,7 +437,7 @@ func TestCorrectness_StaleAfterAcknowledgedWrite(t *testing.T) {
 					cl := newCxClient(cxListen(t, app))
 					want := func(v int64) string { return fmt.Sprintf("v%d en", v) }
 					get := func() <-chan cxResp {
-						return cxGo(func() cxResp { return cl.do(fiber.MethodGet, "/a", fiber.HeaderAcceptLanguage, "en") })
+						return cxGo(func() cxResp { return cl.do(fiber.MethodGet, "/a", fiber.HeaderAcceptLanguage+": en") })
 					}
 
 					handler, store := newCxHold(), newCxHold()
@@ -480,10 +476,10 @@ func TestCorrectness_StaleAfterAcknowledgedWrite(t *testing.T) {
 					require.NoError(t, b.err)
 					require.Equal(t, want(2), b.body, "B was sent after the write was acknowledged (%s)", b.cacheStat)
 					for i := range 3 {
-						c := cl.must(t, fiber.MethodGet, "/a", fiber.HeaderAcceptLanguage, "en")
+						c := cl.must(t, fiber.MethodGet, "/a", fiber.HeaderAcceptLanguage+": en")
 						require.Equal(t, want(2), c.body, "GET %d after A answered (%s)", i, c.cacheStat)
 					}
-					require.Equal(t, "hit", cl.must(t, fiber.MethodGet, "/a", fiber.HeaderAcceptLanguage, "en").xCache)
+					require.Equal(t, "hit", cl.must(t, fiber.MethodGet, "/a", fiber.HeaderAcceptLanguage+": en").xCache)
 				})
 			}
 		}
@@ -616,7 +612,7 @@ func cxStress(t *testing.T, opts []cache.Option, d time.Duration, n int64) cxStr
 				default:
 					lang := langs[rng.IntN(2)]
 					floor := acked[u].Load()
-					r := cl.do(fiber.MethodGet, path, fiber.HeaderAcceptLanguage, lang)
+					r := cl.do(fiber.MethodGet, path, fiber.HeaderAcceptLanguage+": "+lang)
 					if r.err == nil && r.status != fiber.StatusOK {
 						r.err = fmt.Errorf("GET %s: status %d", path, r.status)
 					}
@@ -667,7 +663,7 @@ func cxRaceEnabled() bool {
 // every storage call by up to 200 µs, to widen the race windows.
 func TestCorrectness_StaleStress(t *testing.T) {
 	stores := append(cxStores(t), cxStore{"slow storage", func(*testing.T) []cache.Option {
-		return []cache.Option{cache.WithStorage(&cxHoldStorage{Storage: newInvMapStorage(), delay: 200 * time.Microsecond})}
+		return []cache.Option{cache.WithStorage(cxSlowStorage(200 * time.Microsecond))}
 	}})
 	for _, st := range stores {
 		t.Run(st.name, func(t *testing.T) {
@@ -1032,22 +1028,14 @@ type cxRawStore struct {
 }
 
 func cxRawStores(t *testing.T) []cxRawStore {
-	ms := newInvMapStorage()
+	ms := testkit.NewStorage()
 	rs, prefix := cxRedis(t)
 	return []cxRawStore{
 		{
 			name: "storage", opts: []cache.Option{cache.WithStorage(ms), cache.WithStorageTimeout(cxTimeout)},
-			keys: func() []string {
-				ms.mu.Lock()
-				defer ms.mu.Unlock()
-				var out []string
-				for k := range ms.m {
-					out = append(out, k)
-				}
-				return out
-			},
-			get: func(key string) []byte { v, _ := ms.Get(key); return v },
-			set: func(key string, val []byte) { require.NoError(t, ms.Set(key, val, 0)) },
+			keys: ms.Keys,
+			get:  func(key string) []byte { v, _ := ms.Get(key); return v },
+			set:  func(key string, val []byte) { require.NoError(t, ms.Set(key, val, 0)) },
 		},
 		{
 			// A deadline long enough to read a huge value: a deadline

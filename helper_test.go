@@ -2,7 +2,6 @@ package cache_test
 
 import (
 	"errors"
-	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
@@ -12,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fiber-caches/cache"
+	"github.com/fiber-caches/cache/internal/testkit"
 )
 
 func TestHelper_MissingCachingOutsideTheMiddleware(t *testing.T) {
@@ -26,7 +26,7 @@ func TestHelper_MissingCachingOutsideTheMiddleware(t *testing.T) {
 		got = nil
 		app := fiber.New()
 		app.Put("/users/:id", handler)
-		invDo(t, app, fiber.MethodPut, "/users/42")
+		testkit.Do(t, app, fiber.MethodPut, "/users/42")
 		require.Error(t, got)
 		assert.ErrorIs(t, got, cache.ErrMissingCaching)
 		assert.Contains(t, got.Error(), "cache.New", "the error says how to fix it")
@@ -37,7 +37,7 @@ func TestHelper_MissingCachingOutsideTheMiddleware(t *testing.T) {
 		app := fiber.New()
 		app.Get("/users/:id", cache.New(), func(c *fiber.Ctx) error { return c.SendString("u") })
 		app.Put("/users/:id", handler)
-		invDo(t, app, fiber.MethodPut, "/users/42")
+		testkit.Do(t, app, fiber.MethodPut, "/users/42")
 		assert.ErrorIs(t, got, cache.ErrMissingCaching)
 	})
 	t.Run("cache after the handler", func(t *testing.T) {
@@ -49,7 +49,7 @@ func TestHelper_MissingCachingOutsideTheMiddleware(t *testing.T) {
 		})
 		app.Use(cache.New())
 		app.Get("/", func(c *fiber.Ctx) error { return c.SendString("x") })
-		invDo(t, app, fiber.MethodGet, "/")
+		testkit.Do(t, app, fiber.MethodGet, "/")
 		assert.ErrorIs(t, got, cache.ErrMissingCaching)
 	})
 }
@@ -57,13 +57,11 @@ func TestHelper_MissingCachingOutsideTheMiddleware(t *testing.T) {
 func TestHelper_FindsTheMiddleware(t *testing.T) {
 	hit := func(t *testing.T, app *fiber.App, target string) {
 		t.Helper()
-		resp, _ := invDo(t, app, fiber.MethodGet, target)
-		require.Equal(t, "hit", resp.Header.Get("X-Cache"), target)
+		require.Equal(t, "hit", testkit.Do(t, app, fiber.MethodGet, target).Header.Get("X-Cache"), target)
 	}
 	miss := func(t *testing.T, app *fiber.App, target string) {
 		t.Helper()
-		resp, _ := invDo(t, app, fiber.MethodGet, target)
-		require.Equal(t, "miss", resp.Header.Get("X-Cache"), target)
+		require.Equal(t, "miss", testkit.Do(t, app, fiber.MethodGet, target).Header.Get("X-Cache"), target)
 	}
 	purge := func(c *fiber.Ctx) error {
 		h, err := cache.Helper(c)
@@ -85,8 +83,8 @@ func TestHelper_FindsTheMiddleware(t *testing.T) {
 		app.Post("/api/purge", mw, purge)
 		miss(t, app, "/api/items/1")
 		hit(t, app, "/api/items/1")
-		resp, body := invDo(t, app, fiber.MethodPost, "/api/purge")
-		require.Equal(t, fiber.StatusNoContent, resp.StatusCode, body)
+		r := testkit.Do(t, app, fiber.MethodPost, "/api/purge")
+		require.Equal(t, fiber.StatusNoContent, r.Status, r.Body)
 		miss(t, app, "/api/items/1")
 	})
 	t.Run("group", func(t *testing.T) {
@@ -96,8 +94,8 @@ func TestHelper_FindsTheMiddleware(t *testing.T) {
 		api.Post("/purge", purge)
 		miss(t, app, "/api/items/1")
 		hit(t, app, "/api/items/1")
-		resp, body := invDo(t, app, fiber.MethodPost, "/api/purge")
-		require.Equal(t, fiber.StatusNoContent, resp.StatusCode, body)
+		r := testkit.Do(t, app, fiber.MethodPost, "/api/purge")
+		require.Equal(t, fiber.StatusNoContent, r.Status, r.Body)
 		miss(t, app, "/api/items/1")
 	})
 }
@@ -330,8 +328,8 @@ func TestHelper_InvalidateRouteMissingParamsInvalidatesEverything(t *testing.T) 
 				s.warm("/users/42", "en")
 				s.warm("/posts/hello", "")
 				s.warm("/files/a/b", "")
-				invDo(t, app2, fiber.MethodGet, "/elsewhere")
-				invDo(t, app2, fiber.MethodGet, "/elsewhere")
+				testkit.Do(t, app2, fiber.MethodGet, "/elsewhere")
+				testkit.Do(t, app2, fiber.MethodGet, "/elsewhere")
 				require.Equal(t, 1, other)
 				var err error
 				if how == "helper" {
@@ -343,7 +341,7 @@ func TestHelper_InvalidateRouteMissingParamsInvalidatesEverything(t *testing.T) 
 				s.miss(fiber.MethodGet, "/users/42", "en")
 				s.miss(fiber.MethodGet, "/posts/hello", "")
 				s.miss(fiber.MethodGet, "/files/a/b", "")
-				invDo(t, app2, fiber.MethodGet, "/elsewhere")
+				testkit.Do(t, app2, fiber.MethodGet, "/elsewhere")
 				assert.Equal(t, 2, other, "another cache of the process")
 			})
 		}
@@ -428,10 +426,7 @@ func TestCache_HandlerAndBackgroundInvalidation(t *testing.T) {
 	}).Name("user")
 
 	get := func() string {
-		resp, err := app.Test(httptest.NewRequest(fiber.MethodGet, "https://example.com/users/42", nil), -1)
-		require.NoError(t, err)
-		require.NoError(t, resp.Body.Close())
-		return resp.Header.Get("X-Cache")
+		return testkit.Do(t, app, fiber.MethodGet, "https://example.com/users/42").Header.Get("X-Cache")
 	}
 	require.Equal(t, "miss", get())
 	require.Equal(t, "hit", get())

@@ -3,7 +3,6 @@ package cache_test
 import (
 	"fmt"
 	"io"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"strconv"
@@ -18,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fiber-caches/cache"
+	"github.com/fiber-caches/cache/internal/testkit"
 )
 
 // The tests of this file, helper_test.go and redis_invalidate_test.go tell a
@@ -51,15 +51,10 @@ func newInvSite(t *testing.T, opts ...cache.Option) *invSite {
 	return newInvSiteWith(t, nil, opts...)
 }
 
-// invStorageTimeout replaces the 50 ms default storage timeout in tests that
-// are not about timeouts: a loaded machine can take longer, which would
-// pause the storage and turn hits into bypasses.
-const invStorageTimeout = 10 * time.Second
-
 // newInvSiteWith is newInvSite with extra routes, registered first.
 func newInvSiteWith(t *testing.T, extra func(s *invSite), opts ...cache.Option) *invSite {
 	t.Helper()
-	s := &invSite{t: t, cache: cache.NewCache(append([]cache.Option{cache.WithStorageTimeout(invStorageTimeout)}, opts...)...), runs: map[string]int{}}
+	s := &invSite{t: t, cache: cache.NewCache(append([]cache.Option{cache.WithStorageTimeout(testkit.StorageTimeout)}, opts...)...), runs: map[string]int{}}
 	t.Cleanup(func() { _ = s.cache.Close() })
 	s.app = fiber.New(fiber.Config{RequestMethods: append(append([]string(nil), fiber.DefaultMethods...), "PURGE")})
 	s.app.Use(s.cache.Handler())
@@ -128,8 +123,8 @@ func (s *invSite) helper(fn func(h *cache.CacheHelper) error) error {
 		fnErr = fn(h)
 		return c.SendStatus(fiber.StatusNoContent)
 	}
-	resp, body := s.do(fiber.MethodPost, "/helper")
-	require.Equal(s.t, fiber.StatusNoContent, resp.StatusCode, body)
+	r := s.do(fiber.MethodPost, "/helper")
+	require.Equal(s.t, fiber.StatusNoContent, r.Status, r.Body)
 	return fnErr
 }
 
@@ -147,55 +142,41 @@ func (s *invSite) runsOf(target, lang string) int {
 	return s.runs[invAbs(target)+"|"+lang]
 }
 
-// do sends method target with the header pairs hdr (name, value, ...) and
-// returns the response and its body.
-func (s *invSite) do(method, target string, hdr ...string) (*http.Response, string) {
+// do sends method target with the headers hdr ("Name: value") and returns
+// the response.
+func (s *invSite) do(method, target string, hdr ...string) testkit.Result {
 	s.t.Helper()
-	return invDo(s.t, s.app, method, target, hdr...)
-}
-
-func invDo(t *testing.T, app *fiber.App, method, target string, hdr ...string) (*http.Response, string) {
-	t.Helper()
-	req := httptest.NewRequest(method, target, nil)
-	for i := 0; i+1 < len(hdr); i += 2 {
-		req.Header.Set(hdr[i], hdr[i+1])
-	}
-	resp, err := app.Test(req, -1)
-	require.NoError(t, err)
-	body, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	require.NoError(t, resp.Body.Close())
-	return resp, string(body)
+	return testkit.Do(s.t, s.app, method, target, hdr...)
 }
 
 // fetch sends a GET (or HEAD) for target in language lang and reports
 // whether the handler ran.
-func (s *invSite) fetch(method, target, lang string) (ran bool, resp *http.Response, body string) {
+func (s *invSite) fetch(method, target, lang string) (ran bool, r testkit.Result) {
 	s.t.Helper()
 	before := s.runsOf(target, lang)
 	var hdr []string
 	if lang != "" {
-		hdr = []string{fiber.HeaderAcceptLanguage, lang}
+		hdr = []string{fiber.HeaderAcceptLanguage + ": " + lang}
 	}
-	resp, body = s.do(method, target, hdr...)
-	require.Equal(s.t, fiber.StatusOK, resp.StatusCode, "%s %s: %s", method, target, body)
-	return s.runsOf(target, lang) > before, resp, body
+	r = s.do(method, target, hdr...)
+	require.Equal(s.t, fiber.StatusOK, r.Status, "%s %s: %s", method, target, r.Body)
+	return s.runsOf(target, lang) > before, r
 }
 
 // miss asserts that a request for target runs the handler (and is stored).
 func (s *invSite) miss(method, target, lang string, msgAndArgs ...any) {
 	s.t.Helper()
-	ran, resp, _ := s.fetch(method, target, lang)
+	ran, r := s.fetch(method, target, lang)
 	require.True(s.t, ran, append([]any{"%s %s [%s] should run the handler; %v", method, target, lang}, msgAndArgs...)...)
-	require.Equal(s.t, "miss", resp.Header.Get("X-Cache"), "%s %s [%s]", method, target, lang)
+	require.Equal(s.t, "miss", r.Header.Get("X-Cache"), "%s %s [%s]", method, target, lang)
 }
 
 // hit asserts that a request for target is answered without the handler.
 func (s *invSite) hit(method, target, lang string, msgAndArgs ...any) {
 	s.t.Helper()
-	ran, resp, _ := s.fetch(method, target, lang)
+	ran, r := s.fetch(method, target, lang)
 	require.False(s.t, ran, append([]any{"%s %s [%s] should be a hit; %v", method, target, lang}, msgAndArgs...)...)
-	require.Equal(s.t, "hit", resp.Header.Get("X-Cache"), "%s %s [%s]", method, target, lang)
+	require.Equal(s.t, "hit", r.Header.Get("X-Cache"), "%s %s [%s]", method, target, lang)
 }
 
 // warm stores target (GET, and HEAD answered from it) and checks it hits.
@@ -204,144 +185,6 @@ func (s *invSite) warm(target, lang string) {
 	s.miss(fiber.MethodGet, target, lang)
 	s.hit(fiber.MethodGet, target, lang)
 	s.hit(fiber.MethodHead, target, lang)
-}
-
-// --- storages ---------------------------------------------------------------
-
-// invMapStorage is a minimal fiber.Storage in a map. Values never expire:
-// the tests run far shorter than any TTL they use.
-type invMapStorage struct {
-	mu sync.Mutex
-	m  map[string][]byte
-}
-
-func newInvMapStorage() *invMapStorage { return &invMapStorage{m: map[string][]byte{}} }
-
-func (s *invMapStorage) Get(key string) ([]byte, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	v, ok := s.m[key]
-	if !ok {
-		return nil, nil
-	}
-	return append([]byte(nil), v...), nil
-}
-
-func (s *invMapStorage) Set(key string, val []byte, _ time.Duration) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.m[key] = append([]byte(nil), val...)
-	return nil
-}
-
-func (s *invMapStorage) Delete(key string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.m, key)
-	return nil
-}
-
-func (s *invMapStorage) Reset() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	clear(s.m)
-	return nil
-}
-
-func (s *invMapStorage) Close() error { return nil }
-
-// invOp is one storage call seen by invSpyStorage.
-type invOp struct {
-	name string // "get", "set", "delete"
-	key  string // the storage key
-	kind string // what the key names: "path", "names", "entry", "epoch"
-}
-
-// invKind tells what a storage key names, from the way the cache spells
-// its keys (…{tag}:p, …{tag}:n, …{tag}:e:<hash>, …:epoch).
-func invKind(key string) string {
-	switch {
-	case strings.HasSuffix(key, ":p"):
-		return "path"
-	case strings.HasSuffix(key, ":n"):
-		return "names"
-	case strings.Contains(key, ":e:"):
-		return "entry"
-	case strings.HasSuffix(key, ":epoch"):
-		return "epoch"
-	}
-	return "?"
-}
-
-// invSpyStorage wraps a fiber.Storage: it counts the calls, and runs before
-// and after (when set) around each Get, Set and Delete.
-type invSpyStorage struct {
-	fiber.Storage
-	gets, sets, deletes, resets atomic.Int64
-
-	mu            sync.Mutex
-	before, after func(invOp)
-}
-
-func (s *invSpyStorage) hooks() (before, after func(invOp)) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.before, s.after
-}
-
-// setHooks installs before and after; nil removes them.
-func (s *invSpyStorage) setHooks(before, after func(invOp)) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.before, s.after = before, after
-}
-
-func (s *invSpyStorage) around(op invOp, call func() error) error {
-	before, after := s.hooks()
-	if before != nil {
-		before(op)
-	}
-	err := call()
-	if after != nil {
-		after(op)
-	}
-	return err
-}
-
-func (s *invSpyStorage) Get(key string) (v []byte, err error) {
-	s.gets.Add(1)
-	err = s.around(invOp{name: "get", key: key, kind: invKind(key)}, func() error {
-		v, err = s.Storage.Get(key)
-		return err
-	})
-	return v, err
-}
-
-func (s *invSpyStorage) Set(key string, val []byte, exp time.Duration) error {
-	s.sets.Add(1)
-	return s.around(invOp{name: "set", key: key, kind: invKind(key)}, func() error { return s.Storage.Set(key, val, exp) })
-}
-
-func (s *invSpyStorage) Delete(key string) error {
-	s.deletes.Add(1)
-	return s.around(invOp{name: "delete", key: key, kind: invKind(key)}, func() error { return s.Storage.Delete(key) })
-}
-
-func (s *invSpyStorage) Reset() error {
-	s.resets.Add(1)
-	return s.Storage.Reset()
-}
-
-// counts returns the calls so far, as gets, sets, deletes, resets.
-func (s *invSpyStorage) counts() [4]int64 {
-	return [4]int64{s.gets.Load(), s.sets.Load(), s.deletes.Load(), s.resets.Load()}
-}
-
-func (s *invSpyStorage) resetCounts() {
-	s.gets.Store(0)
-	s.sets.Store(0)
-	s.deletes.Store(0)
-	s.resets.Store(0)
 }
 
 // invPrefix returns a storage key prefix of t's own, so tests sharing a
@@ -360,7 +203,7 @@ var (
 func invStores() map[string]func(t *testing.T) []cache.Option {
 	return map[string]func(t *testing.T) []cache.Option{
 		"memory":  func(*testing.T) []cache.Option { return nil },
-		"storage": func(*testing.T) []cache.Option { return []cache.Option{cache.WithStorage(newInvMapStorage())} },
+		"storage": func(*testing.T) []cache.Option { return []cache.Option{cache.WithStorage(testkit.NewStorage())} },
 	}
 }
 
@@ -377,17 +220,16 @@ func TestInvalidate_UnsafeSuccessInvalidatesGETAndHEAD(t *testing.T) {
 					s.miss(fiber.MethodHead, "/items/2", "")
 					s.hit(fiber.MethodHead, "/items/2", "")
 
-					resp, _ := s.do(method, "/items/1", "X-Status", strconv.Itoa(status))
-					require.Equal(t, status, resp.StatusCode)
-					resp, _ = s.do(method, "/items/2", "X-Status", strconv.Itoa(status))
-					require.Equal(t, status, resp.StatusCode)
+					r := s.do(method, "/items/1", "X-Status: "+strconv.Itoa(status))
+					require.Equal(t, status, r.Status)
+					r = s.do(method, "/items/2", "X-Status: "+strconv.Itoa(status))
+					require.Equal(t, status, r.Status)
 
 					s.miss(fiber.MethodHead, "/items/2", "", "HEAD-stored entry")
 					s.miss(fiber.MethodGet, "/items/1", "")
 					s.hit(fiber.MethodGet, "/items/1", "")
 					s.hit(fiber.MethodHead, "/items/1", "")
-					_, body := s.do(fiber.MethodGet, "/items/1")
-					require.Equal(t, "v2 /items/1 ", body, "fresh after the change")
+					require.Equal(t, "v2 /items/1 ", s.do(fiber.MethodGet, "/items/1").Body, "fresh after the change")
 				})
 			}
 		}
@@ -401,15 +243,15 @@ func TestInvalidate_ErrorsAndSafeMethodsInvalidateNothing(t *testing.T) {
 			method string
 			hdr    []string
 		}{
-			{"POST 400", fiber.MethodPost, []string{"X-Status", "400"}},
-			{"PUT 404", fiber.MethodPut, []string{"X-Status", "404"}},
-			{"PATCH 409", fiber.MethodPatch, []string{"X-Status", "409"}},
-			{"DELETE 500", fiber.MethodDelete, []string{"X-Status", "500"}},
-			{"POST 503", fiber.MethodPost, []string{"X-Status", "503"}},
-			{"DELETE handler error 403", fiber.MethodDelete, []string{"X-Error", "403"}},
-			{"POST handler error 500", fiber.MethodPost, []string{"X-Error", "500"}},
+			{"POST 400", fiber.MethodPost, []string{"X-Status: 400"}},
+			{"PUT 404", fiber.MethodPut, []string{"X-Status: 404"}},
+			{"PATCH 409", fiber.MethodPatch, []string{"X-Status: 409"}},
+			{"DELETE 500", fiber.MethodDelete, []string{"X-Status: 500"}},
+			{"POST 503", fiber.MethodPost, []string{"X-Status: 503"}},
+			{"DELETE handler error 403", fiber.MethodDelete, []string{"X-Error: 403"}},
+			{"POST handler error 500", fiber.MethodPost, []string{"X-Error: 500"}},
 			{"OPTIONS 200", fiber.MethodOptions, nil},
-			{"POST 4xx with Location", fiber.MethodPost, []string{"X-Status", "422", "X-Location", "/items/2"}},
+			{"POST 4xx with Location", fiber.MethodPost, []string{"X-Status: 422", "X-Location: /items/2"}},
 		}
 		for _, tc := range cases {
 			t.Run(store+"/"+tc.name, func(t *testing.T) {
@@ -458,32 +300,32 @@ func TestInvalidate_LocationAndContentLocation(t *testing.T) {
 		gone    []string // invalidated
 		survive []string // still hits
 	}{
-		{"Location path", "/users", []string{"X-Status", "201", "X-Location", "/users/42"},
+		{"Location path", "/users", []string{"X-Status: 201", "X-Location: /users/42"},
 			[]string{"/users", "/users/42"}, []string{"/users/7"}},
-		{"Location relative to the request", "/users/", []string{"X-Status", "201", "X-Location", "42"},
+		{"Location relative to the request", "/users/", []string{"X-Status: 201", "X-Location: 42"},
 			[]string{"/users/", "/users/42"}, []string{"/users/7"}},
 		// A path goes with every query string of it.
-		{"Location dot-dot", "/users/42/rename", []string{"X-Status", "303", "X-Location", "../43?tab=profile"},
+		{"Location dot-dot", "/users/42/rename", []string{"X-Status: 303", "X-Location: ../43?tab=profile"},
 			[]string{"/users/42/rename", "/users/43?tab=profile", "/users/43"}, []string{"/users/42"}},
-		{"Location absolute, same host", "/users", []string{"X-Status", "201", "X-Location", "http://example.com/users/42"},
+		{"Location absolute, same host", "/users", []string{"X-Status: 201", "X-Location: http://example.com/users/42"},
 			[]string{"/users/42"}, []string{"/users/7"}},
-		{"Location absolute, same host in another case", "/users", []string{"X-Status", "201", "X-Location", "http://EXAMPLE.com/users/42"},
+		{"Location absolute, same host in another case", "/users", []string{"X-Status: 201", "X-Location: http://EXAMPLE.com/users/42"},
 			[]string{"/users/42"}, nil},
-		{"Location other host", "/users", []string{"X-Status", "201", "X-Location", "http://other.example/users/42"},
+		{"Location other host", "/users", []string{"X-Status: 201", "X-Location: http://other.example/users/42"},
 			[]string{"/users"}, []string{"/users/42", "http://other.example/users/42"}},
-		{"Content-Location", "/users/42", []string{"X-Content-Location", "/users/42?format=full"},
+		{"Content-Location", "/users/42", []string{"X-Content-Location: /users/42?format=full"},
 			[]string{"/users/42", "/users/42?format=full"}, []string{"/users"}},
-		{"Content-Location other host", "/users/42", []string{"X-Content-Location", "http://other.example/users/42"},
+		{"Content-Location other host", "/users/42", []string{"X-Content-Location: http://other.example/users/42"},
 			[]string{"/users/42"}, []string{"http://other.example/users/42"}},
-		{"Location and Content-Location", "/users", []string{"X-Status", "201", "X-Location", "/users/42", "X-Content-Location", "/users/43"},
+		{"Location and Content-Location", "/users", []string{"X-Status: 201", "X-Location: /users/42", "X-Content-Location: /users/43"},
 			[]string{"/users", "/users/42", "/users/43"}, []string{"/users/7"}},
-		{"3xx redirect", "/users/42/avatar", []string{"X-Status", "303", "X-Location", "/users/42"},
+		{"3xx redirect", "/users/42/avatar", []string{"X-Status: 303", "X-Location: /users/42"},
 			[]string{"/users/42/avatar", "/users/42"}, []string{"/users/7"}},
-		{"fragment ignored", "/users", []string{"X-Status", "201", "X-Location", "/users/42#top"},
+		{"fragment ignored", "/users", []string{"X-Status: 201", "X-Location: /users/42#top"},
 			[]string{"/users/42"}, nil},
-		{"error status: not even Location", "/users", []string{"X-Status", "409", "X-Location", "/users/42"},
+		{"error status: not even Location", "/users", []string{"X-Status: 409", "X-Location: /users/42"},
 			nil, []string{"/users", "/users/42"}},
-		{"unparsable Location ignored", "/users", []string{"X-Status", "201", "X-Location", "http://[::1/x"},
+		{"unparsable Location ignored", "/users", []string{"X-Status: 201", "X-Location: http://[::1/x"},
 			[]string{"/users"}, []string{"/users/42"}},
 	}
 	for _, tc := range cases {
@@ -531,21 +373,21 @@ func TestInvalidate_EveryVaryVariant(t *testing.T) {
 // generation) whatever the number of stored variants, never deletes, never
 // scans and never calls Reset.
 func TestInvalidate_ConstantStorageOps(t *testing.T) {
-	invConstantOps(t, func(*testing.T) fiber.Storage { return newInvMapStorage() })
+	invConstantOps(t, func(*testing.T) fiber.Storage { return testkit.NewStorage() })
 }
 
 func invConstantOps(t *testing.T, newStorage func(*testing.T) fiber.Storage) {
 	type cost struct {
-		byURL, byUnsafe, byHelper [4]int64 // gets, sets, deletes, resets
+		byURL, byUnsafe, byHelper testkit.Counts
 	}
 	measure := func(t *testing.T, variants int) cost {
-		spy := &invSpyStorage{Storage: newStorage(t)}
-		c := cache.NewCache(cache.WithStorage(spy), cache.WithTTL(time.Minute), cache.WithKeyPrefix(invPrefix(t)), cache.WithStorageTimeout(invStorageTimeout))
+		spy := testkit.Wrap(newStorage(t))
+		c := cache.NewCache(cache.WithStorage(spy), cache.WithTTL(time.Minute), cache.WithKeyPrefix(invPrefix(t)), cache.WithStorageTimeout(testkit.StorageTimeout))
 		t.Cleanup(func() { _ = c.Close() })
 		app := fiber.New()
 		app.Use(c.Handler())
 		var runs atomic.Int64
-		var helperCost [4]int64
+		var helperCost testkit.Counts
 		app.Get("/p", func(c *fiber.Ctx) error {
 			runs.Add(1)
 			c.Vary("X-Variant")
@@ -557,9 +399,9 @@ func invConstantOps(t *testing.T, newStorage func(*testing.T) fiber.Storage) {
 			if err != nil {
 				return err
 			}
-			spy.resetCounts()
+			spy.TakeCounts()
 			err = h.InvalidateURL("/p")
-			helperCost = spy.counts() // before the POST's own invalidation of /purge
+			helperCost = spy.Counts() // before the POST's own invalidation of /purge
 			return err
 		})
 		// stored sends a GET for every variant and checks that they all run
@@ -568,10 +410,10 @@ func invConstantOps(t *testing.T, newStorage func(*testing.T) fiber.Storage) {
 			t.Helper()
 			runs.Store(0)
 			for i := range variants {
-				resp, body := invDo(t, app, fiber.MethodGet, "/p", "X-Variant", strconv.Itoa(i))
-				require.Equal(t, strconv.Itoa(i), body)
+				r := testkit.Do(t, app, fiber.MethodGet, "/p", "X-Variant: "+strconv.Itoa(i))
+				require.Equal(t, strconv.Itoa(i), r.Body)
 				if !wantMiss {
-					require.Equal(t, "hit", resp.Header.Get("X-Cache"))
+					require.Equal(t, "hit", r.Header.Get("X-Cache"))
 				}
 			}
 			if wantMiss {
@@ -584,22 +426,20 @@ func invConstantOps(t *testing.T, newStorage func(*testing.T) fiber.Storage) {
 
 		stored(true)
 		stored(false)
-		spy.resetCounts()
+		spy.TakeCounts()
 		require.NoError(t, c.InvalidateURL(invBase+"/p"))
-		got.byURL = spy.counts()
+		got.byURL = spy.Counts()
 		stored(true)
 		stored(false)
 
 		// The PUT itself runs through the middleware: count from its start.
-		spy.resetCounts()
-		resp, _ := invDo(t, app, fiber.MethodPut, "/p")
-		require.Equal(t, fiber.StatusNoContent, resp.StatusCode)
-		got.byUnsafe = spy.counts()
+		spy.TakeCounts()
+		require.Equal(t, fiber.StatusNoContent, testkit.Do(t, app, fiber.MethodPut, "/p").Status)
+		got.byUnsafe = spy.Counts()
 		stored(true)
 		stored(false)
 
-		resp, _ = invDo(t, app, fiber.MethodPost, "/purge")
-		require.Equal(t, fiber.StatusOK, resp.StatusCode)
+		require.Equal(t, fiber.StatusOK, testkit.Do(t, app, fiber.MethodPost, "/purge").Status)
 		got.byHelper = helperCost
 		stored(true)
 		return got
@@ -608,7 +448,7 @@ func invConstantOps(t *testing.T, newStorage func(*testing.T) fiber.Storage) {
 	fifty := measure(t, 50)
 	// A Get of the path record, a Set of a fresh generation: one path
 	// record for every query, variant, method and scheme of the path.
-	want := [4]int64{1, 1, 0, 0}
+	want := testkit.Counts{Gets: 1, Sets: 1, Deletes: 0, Resets: 0}
 	assert.Equal(t, want, one.byURL, "Cache.InvalidateURL, 1 variant")
 	assert.Equal(t, want, fifty.byURL, "Cache.InvalidateURL, 50 variants")
 	assert.Equal(t, want, one.byUnsafe, "PUT, 1 variant")
@@ -622,12 +462,13 @@ func invConstantOps(t *testing.T, newStorage func(*testing.T) fiber.Storage) {
 // What the race tests prove: once an invalidation is acknowledged, no
 // response computed before it is ever served, however the storing request
 // R (lookup, path-record creation, handler, store) and the invalidation I
-// interleave. They stop R at each of its storage operations in turn (the
-// spy's hooks for a fiber.Storage, a go-redis hook for the Redis fast
-// path) and at each point of its handler, run I to its acknowledgment
-// there, and check that G, a GET sent right after the acknowledgment, and
-// every GET after R, through either instance and in every language, answer
-// the changed data. Every wait is bounded: a hang fails the test.
+// interleave. They stop R at each of its storage operations in turn (a
+// testkit.Storage's hooks for a fiber.Storage, a go-redis hook for the
+// Redis fast path) and at each point of its handler, run I to its
+// acknowledgment there, and check that G, a GET sent right after the
+// acknowledgment, and every GET after R, through either instance and in
+// every language, answer the changed data. Every wait is bounded: a hang
+// fails the test.
 
 // invRaceTimeout bounds every wait of the race tests, and is the storage
 // timeout of their caches (a storage call held by a hook must not time out).
@@ -779,32 +620,32 @@ func invMemoryRaceBackend() invRaceBackend {
 }
 
 // invStorageRaceBackend runs A and B on one fiber.Storage (made once per
-// test by newStorage; each instance sees it through its own spy, which
-// hides any Conn method: the generic fiber.Storage path).
+// test by newStorage; each instance sees it through its own testkit.Wrap,
+// which hides any Conn method: the generic fiber.Storage path).
 func invStorageRaceBackend(name string, newStorage func(t *testing.T) (fiber.Storage, string)) invRaceBackend {
 	return invRaceBackend{name, true, func(t *testing.T, vary bool) *invRaceEnv {
 		s, prefix := newStorage(t)
-		spyA, spyB := &invSpyStorage{Storage: s}, &invSpyStorage{Storage: s}
+		spyA, spyB := testkit.Wrap(s), testkit.Wrap(s)
 		e := &invRaceEnv{}
-		opts := func(spy *invSpyStorage) []cache.Option {
+		opts := func(spy *testkit.Storage) []cache.Option {
 			return []cache.Option{cache.WithStorage(spy), cache.WithKeyPrefix(prefix), cache.WithTTL(time.Minute)}
 		}
 		e.a = newInvRaceApp(t, vary, &e.version, opts(spyA)...)
 		e.b = newInvRaceApp(t, vary, &e.version, opts(spyB)...)
 		e.tap = func(f func(after bool)) {
 			if f == nil {
-				spyA.setHooks(nil, nil)
+				spyA.SetHooks(nil, nil)
 				return
 			}
-			spyA.setHooks(func(invOp) { f(false) }, func(invOp) { f(true) })
+			spyA.SetHooks(func(testkit.Op) { f(false) }, func(testkit.Op) { f(true) })
 		}
 		e.holdISet = func(hold func()) {
 			if hold == nil {
-				spyB.setHooks(nil, nil)
+				spyB.SetHooks(nil, nil)
 				return
 			}
-			spyB.setHooks(func(op invOp) {
-				if op.name == "set" {
+			spyB.SetHooks(func(op testkit.Op) {
+				if op.Name == "set" {
 					hold()
 				}
 			}, nil)
@@ -814,7 +655,7 @@ func invStorageRaceBackend(name string, newStorage func(t *testing.T) (fiber.Sto
 }
 
 func invMapRaceBackend() invRaceBackend {
-	return invStorageRaceBackend("storage", func(t *testing.T) (fiber.Storage, string) { return newInvMapStorage(), invPrefix(t) })
+	return invStorageRaceBackend("storage", func(t *testing.T) (fiber.Storage, string) { return testkit.NewStorage(), invPrefix(t) })
 }
 
 // invRaceScenario is what is stored before R, and R's language.
@@ -993,13 +834,13 @@ func invRaceAfter(t *testing.T, e *invRaceEnv, sc invRaceScenario, r string) {
 	want := e.version.Load()
 	for _, l := range append(append([]string{sc.lang}, sc.also...), "it") {
 		for name, x := range map[string]*invRaceApp{"A": e.a, "B": e.b} {
-			_, got := invDo(t, x.app, fiber.MethodGet, "/r", fiber.HeaderAcceptLanguage, l)
+			got := testkit.Do(t, x.app, fiber.MethodGet, "/r", fiber.HeaderAcceptLanguage+": "+l).Body
 			require.Equal(t, e.a.body(want, l), got, "stale answer through %s for language %q after the race; R answered %q", name, l, r)
 		}
 	}
-	resp, got := invDo(t, e.a.app, fiber.MethodGet, "/r", fiber.HeaderAcceptLanguage, sc.lang)
-	require.Equal(t, e.a.body(want, sc.lang), got)
-	require.Equal(t, "hit", resp.Header.Get("X-Cache"), "the cache stores again after the race")
+	got := testkit.Do(t, e.a.app, fiber.MethodGet, "/r", fiber.HeaderAcceptLanguage+": "+sc.lang)
+	require.Equal(t, e.a.body(want, sc.lang), got.Body)
+	require.Equal(t, "hit", got.Header.Get("X-Cache"), "the cache stores again after the race")
 }
 
 // TestInvalidate_RaceInterleavings splits I on a fiber.Storage, which has
@@ -1176,7 +1017,7 @@ func TestInvalidate_RaceStress(t *testing.T) {
 }
 
 func invStress(t *testing.T, opts ...cache.Option) {
-	c := cache.NewCache(append([]cache.Option{cache.WithStorageTimeout(invStorageTimeout)}, opts...)...)
+	c := cache.NewCache(append([]cache.Option{cache.WithStorageTimeout(testkit.StorageTimeout)}, opts...)...)
 	t.Cleanup(func() { _ = c.Close() })
 	app := fiber.New()
 	app.Use(c.Handler())
@@ -1231,7 +1072,7 @@ func invStress(t *testing.T, opts ...cache.Option) {
 	}
 	for n := range urls {
 		for _, lang := range langs {
-			_, body := invDo(t, app, fiber.MethodGet, fmt.Sprintf("/s/%d?q=%d", n, len(lang)), fiber.HeaderAcceptLanguage, lang)
+			body := testkit.Do(t, app, fiber.MethodGet, fmt.Sprintf("/s/%d?q=%d", n, len(lang)), fiber.HeaderAcceptLanguage+": "+lang).Body
 			require.Equal(t, fmt.Sprintf("v%d", versions[n].Load()), body, "/s/%d [%s]", n, lang)
 		}
 	}

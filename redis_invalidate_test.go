@@ -3,66 +3,25 @@ package cache_test
 import (
 	"context"
 	"fmt"
-	"net"
-	"strconv"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/gofiber/storage/redis/v3"
 	goredis "github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
 	"github.com/fiber-caches/cache"
 	"github.com/fiber-caches/cache/internal/redistest"
+	"github.com/fiber-caches/cache/internal/testkit"
 )
-
-// invRedisStorage is a client of the test Redis, with its own connections
-// as another app instance has. It remembers the keys it wrote and deletes
-// them when the test ends (the Redis is shared: no Reset, no SCAN).
-type invRedisStorage struct {
-	*redis.Storage
-	mu   sync.Mutex
-	keys map[string]bool
-}
-
-func newInvRedis(t *testing.T) *invRedisStorage {
-	t.Helper()
-	host, port, err := net.SplitHostPort(redistest.Addr(t))
-	require.NoError(t, err)
-	p, err := strconv.Atoi(port)
-	require.NoError(t, err)
-	s := &invRedisStorage{Storage: redis.New(redis.Config{Host: host, Port: p, Reset: false}), keys: map[string]bool{}}
-	t.Cleanup(func() {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		for k := range s.keys {
-			_ = s.Storage.Delete(k)
-		}
-		_ = s.Storage.Close()
-	})
-	return s
-}
-
-func (s *invRedisStorage) Set(key string, val []byte, exp time.Duration) error {
-	s.mu.Lock()
-	s.keys[key] = true
-	s.mu.Unlock()
-	return s.Storage.Set(key, val, exp)
-}
-
-func (s *invRedisStorage) Reset() error {
-	panic("fibercache tests share a Redis: Reset must never be called")
-}
 
 // newInvRedisSites returns two app instances, A and B, each with its own
 // cache and Redis client, on one Redis and one key prefix.
 func newInvRedisSites(t *testing.T, prefix string, extra func(*invSite)) (a, b *invSite) {
 	t.Helper()
 	site := func() *invSite {
-		return newInvSiteWith(t, extra, cache.WithStorage(newInvRedis(t)), cache.WithKeyPrefix(prefix), cache.WithTTL(time.Minute))
+		return newInvSiteWith(t, extra, cache.WithStorage(testkit.Redis(t)), cache.WithKeyPrefix(prefix), cache.WithTTL(time.Minute))
 	}
 	return site(), site()
 }
@@ -73,15 +32,13 @@ func newInvRedisSites(t *testing.T, prefix string, extra func(*invSite)) (a, b *
 func TestRedisInvalidate_TwoInstances(t *testing.T) {
 	ways := map[string]func(t *testing.T, b *invSite){
 		"PUT on B": func(t *testing.T, b *invSite) {
-			resp, _ := b.do(fiber.MethodPut, "/users/42")
-			require.Equal(t, fiber.StatusOK, resp.StatusCode)
+			require.Equal(t, fiber.StatusOK, b.do(fiber.MethodPut, "/users/42").Status)
 		},
 		"DELETE on B, 204": func(t *testing.T, b *invSite) {
-			resp, _ := b.do(fiber.MethodDelete, "/users/42", "X-Status", "204")
-			require.Equal(t, fiber.StatusNoContent, resp.StatusCode)
+			require.Equal(t, fiber.StatusNoContent, b.do(fiber.MethodDelete, "/users/42", "X-Status: 204").Status)
 		},
 		"POST on B with Location": func(t *testing.T, b *invSite) {
-			b.do(fiber.MethodPost, "/users", "X-Status", "201", "X-Location", "/users/42")
+			b.do(fiber.MethodPost, "/users", "X-Status: 201", "X-Location: /users/42")
 		},
 		"Helper.InvalidateURL on B": func(t *testing.T, b *invSite) {
 			require.NoError(t, b.helper(func(h *cache.CacheHelper) error { return h.InvalidateURL("/users/42") }))
@@ -137,7 +94,7 @@ func TestRedisInvalidate_DefaultStoreIsPerProcess(t *testing.T) {
 }
 
 func TestRedisInvalidate_ConstantStorageOps(t *testing.T) {
-	invConstantOps(t, func(t *testing.T) fiber.Storage { return newInvRedis(t) })
+	invConstantOps(t, func(t *testing.T) fiber.Storage { return testkit.Redis(t) })
 }
 
 // --- races on Redis (see the races section of invalidate_test.go) -------------
@@ -203,7 +160,7 @@ func invRedisFastRaceBackend(t *testing.T) invRaceBackend {
 	return invRaceBackend{"redis", true, func(t *testing.T, vary bool) *invRaceEnv {
 		prefix := prefixes()
 		e := &invRaceEnv{}
-		sa, sb := newInvRedis(t), newInvRedis(t)
+		sa, sb := testkit.Redis(t), testkit.Redis(t)
 		tap := &invRedisTap{}
 		sa.Conn().AddHook(tap)
 		opts := func(s fiber.Storage) []cache.Option {
@@ -223,12 +180,12 @@ func invRedisFastRaceBackend(t *testing.T) invRaceBackend {
 }
 
 // invRedisStorageRaceBackend runs A and B on the test Redis through the
-// generic fiber.Storage path (the spies hide Conn). Its keys go when t
+// generic fiber.Storage path (testkit.Wrap hides Conn). Its keys go when t
 // ends.
 func invRedisStorageRaceBackend(t *testing.T) invRaceBackend {
 	prefixes := invRedisPrefixes(t)
 	return invStorageRaceBackend("redis-storage", func(t *testing.T) (fiber.Storage, string) {
-		return newInvRedis(t), prefixes()
+		return testkit.Redis(t), prefixes()
 	})
 }
 
@@ -258,9 +215,9 @@ func TestRedisInvalidate_RaceCoalescedFollower(t *testing.T) {
 func TestRedisInvalidate_RaceStress(t *testing.T) {
 	prefixes := invRedisPrefixes(t)
 	t.Run("fast path", func(t *testing.T) {
-		invStress(t, cache.WithStorage(newInvRedis(t)), cache.WithKeyPrefix(prefixes()), cache.WithTTL(time.Minute))
+		invStress(t, cache.WithStorage(testkit.Redis(t)), cache.WithKeyPrefix(prefixes()), cache.WithTTL(time.Minute))
 	})
 	t.Run("generic path", func(t *testing.T) {
-		invStress(t, cache.WithStorage(&invSpyStorage{Storage: newInvRedis(t)}), cache.WithKeyPrefix(prefixes()), cache.WithTTL(time.Minute))
+		invStress(t, cache.WithStorage(testkit.Wrap(testkit.Redis(t))), cache.WithKeyPrefix(prefixes()), cache.WithTTL(time.Minute))
 	})
 }
