@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fiber-caches/cache"
+	"github.com/fiber-caches/cache/internal/testkit"
 )
 
 // controlCacheApp returns an app with an app-wide cache.New (TTL two
@@ -27,12 +28,12 @@ func controlCacheApp(route func(app *fiber.App, h fiber.Handler)) (*fiber.App, *
 }
 
 // controlTwice sends GET /x twice and returns both responses.
-func controlTwice(t *testing.T, app *fiber.App) (first, second *http.Response) {
+func controlTwice(t *testing.T, app *fiber.App) (first, second testkit.Result) {
 	t.Helper()
 	first = controlGet(t, app, "/x")
-	require.Equal(t, fiber.StatusOK, first.StatusCode)
+	require.Equal(t, fiber.StatusOK, first.Status)
 	second = controlGet(t, app, "/x")
-	require.Equal(t, fiber.StatusOK, second.StatusCode)
+	require.Equal(t, fiber.StatusOK, second.Status)
 	return first, second
 }
 
@@ -74,7 +75,7 @@ func TestControlCache_PrivateIsNotStored(t *testing.T) {
 		app.Get("/x", cache.Control(cache.Private(), cache.MaxAge(time.Minute)), h)
 	})
 	first, second := controlTwice(t, app)
-	for _, resp := range []*http.Response{first, second} {
+	for _, resp := range []testkit.Result{first, second} {
 		assert.Equal(t, []string{"private, max-age=60"}, resp.Header.Values(fiber.HeaderCacheControl))
 		assert.NotEqual(t, "hit", resp.Header.Get("X-Cache"))
 	}
@@ -101,7 +102,7 @@ func TestControlCache_NoStoreIsNotStored(t *testing.T) {
 		app.Get("/x", cache.Control(cache.NoStore()), h)
 	})
 	first, second := controlTwice(t, app)
-	for _, resp := range []*http.Response{first, second} {
+	for _, resp := range []testkit.Result{first, second} {
 		assert.Equal(t, []string{"no-store"}, resp.Header.Values(fiber.HeaderCacheControl))
 		assert.NotEqual(t, "hit", resp.Header.Get("X-Cache"))
 	}
@@ -115,7 +116,7 @@ func TestControlCache_NoCacheIsNotStored(t *testing.T) {
 		app.Get("/x", cache.Control(cache.NoCache()), h)
 	})
 	first, second := controlTwice(t, app)
-	for _, resp := range []*http.Response{first, second} {
+	for _, resp := range []testkit.Result{first, second} {
 		assert.Equal(t, []string{"no-cache"}, resp.Header.Values(fiber.HeaderCacheControl))
 		assert.NotEqual(t, "hit", resp.Header.Get("X-Cache"))
 	}
@@ -143,7 +144,7 @@ func TestControlCache_NeverIsNotStored(t *testing.T) {
 		app.Get("/x", cache.Never(), h)
 	})
 	first, second := controlTwice(t, app)
-	for _, resp := range []*http.Response{first, second} {
+	for _, resp := range []testkit.Result{first, second} {
 		neverAssertHeaders(t, resp)
 		assert.NotEqual(t, "hit", resp.Header.Get("X-Cache"))
 	}

@@ -3,7 +3,6 @@ package cache_test
 import (
 	"errors"
 	"fmt"
-	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync/atomic"
@@ -16,21 +15,19 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/fiber-caches/cache"
+	"github.com/fiber-caches/cache/internal/testkit"
 )
 
 // controlGet sends GET path to app and returns the response.
-func controlGet(t *testing.T, app *fiber.App, path string) *http.Response {
+func controlGet(t *testing.T, app *fiber.App, path string) testkit.Result {
 	t.Helper()
-	resp, err := app.Test(httptest.NewRequest(fiber.MethodGet, path, nil), -1)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = resp.Body.Close() })
-	return resp
+	return testkit.Do(t, app, fiber.MethodGet, path)
 }
 
 // controlServe runs one request through a route whose handler sends the
 // given Cache-Control lines (none when empty), behind Control(ds...), and
 // returns the response.
-func controlServe(t *testing.T, lines []string, ds ...cache.Directive) *http.Response {
+func controlServe(t *testing.T, lines []string, ds ...cache.Directive) testkit.Result {
 	t.Helper()
 	app := fiber.New()
 	app.Get("/x", cache.Control(ds...), func(c *fiber.Ctx) error {
@@ -52,7 +49,7 @@ func controlPatched(t *testing.T, handlerValue string, ds ...cache.Directive) []
 		lines = []string{handlerValue}
 	}
 	resp := controlServe(t, lines, ds...)
-	require.Equal(t, fiber.StatusOK, resp.StatusCode)
+	require.Equal(t, fiber.StatusOK, resp.Status)
 	return resp.Header.Values(fiber.HeaderCacheControl)
 }
 
@@ -261,7 +258,7 @@ func TestControl_MalformedHeaderNeverFails(t *testing.T) {
 	ds := []cache.Directive{cache.MaxAge(time.Minute), cache.SMaxAge(time.Hour), cache.Private(), cache.Drop("no-cache"), cache.NoStore()}
 	for _, in := range inputs {
 		resp := controlServe(t, []string{in}, ds...)
-		assert.Equal(t, fiber.StatusOK, resp.StatusCode, "input %q", in)
+		assert.Equal(t, fiber.StatusOK, resp.Status, "input %q", in)
 		got := resp.Header.Get(fiber.HeaderCacheControl)
 		for _, want := range []string{"max-age=", "s-maxage=3600", "private", "no-store"} {
 			assert.Contains(t, got, want, "input %q", in)
@@ -283,7 +280,7 @@ func TestControl_HandlerErrorPassedThroughUnpatched(t *testing.T) {
 
 	resp := controlGet(t, app, "/x")
 	assert.Same(t, sentinel, got)
-	assert.Equal(t, fiber.StatusTeapot, resp.StatusCode)
+	assert.Equal(t, fiber.StatusTeapot, resp.Status)
 	assert.Equal(t, []string{"public, max-age=600"}, resp.Header.Values(fiber.HeaderCacheControl))
 }
 
@@ -293,7 +290,7 @@ func TestControl_PatchesNon200Responses(t *testing.T) {
 		return c.Status(fiber.StatusNotFound).SendString("nope")
 	})
 	resp := controlGet(t, app, "/x")
-	assert.Equal(t, fiber.StatusNotFound, resp.StatusCode)
+	assert.Equal(t, fiber.StatusNotFound, resp.Status)
 	assert.Equal(t, "max-age=10", resp.Header.Get(fiber.HeaderCacheControl))
 }
 

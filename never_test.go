@@ -12,12 +12,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fiber-caches/cache"
+	"github.com/fiber-caches/cache/internal/testkit"
 )
 
 const neverHeader = "max-age=0, no-cache, no-store, must-revalidate, private"
 
 // neverAssertHeaders checks that resp says, exactly, "never cache me".
-func neverAssertHeaders(t *testing.T, resp *http.Response) {
+func neverAssertHeaders(t *testing.T, resp testkit.Result) {
 	t.Helper()
 	assert.Equal(t, []string{neverHeader}, resp.Header.Values(fiber.HeaderCacheControl))
 	expires := resp.Header.Values(fiber.HeaderExpires)
@@ -34,7 +35,7 @@ func TestNever_ExactHeaders(t *testing.T) {
 	app := fiber.New()
 	app.Get("/x", cache.Never(), func(c *fiber.Ctx) error { return c.SendString("secret") })
 	resp := controlGet(t, app, "/x")
-	assert.Equal(t, fiber.StatusOK, resp.StatusCode)
+	assert.Equal(t, fiber.StatusOK, resp.Status)
 	neverAssertHeaders(t, resp)
 	assert.Equal(t, []string{"Thu, 01 Jan 1970 00:00:00 GMT"}, resp.Header.Values(fiber.HeaderExpires))
 }
@@ -65,7 +66,7 @@ func TestNever_HandlerErrorPassedThroughStillNeverCached(t *testing.T) {
 	})
 	resp := controlGet(t, app, "/x")
 	assert.Same(t, sentinel, got)
-	assert.Equal(t, fiber.StatusInternalServerError, resp.StatusCode)
+	assert.Equal(t, fiber.StatusInternalServerError, resp.Status)
 	neverAssertHeaders(t, resp)
 }
 
