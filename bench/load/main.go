@@ -20,6 +20,7 @@ import (
 	"net"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -61,6 +62,7 @@ func main() {
 	flag.IntVar(&o.stampede, "stampede", 200, "concurrent requests of the stampede (0: none)")
 	flag.DurationVar(&o.slowWork, "stampede-work", 50*time.Millisecond, "how long the handler takes in the stampede")
 	flag.StringVar(&o.redisAddr, "redis", envOr("REDIS_ADDR", "127.0.0.1:6379"), "Redis address for the redis cases; if none answers, a throwaway redis-server is started")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run (client and servers) to this file")
 	flag.Parse()
 	if o.conns < 1 || o.maxReqs < 1 || o.duration <= 0 {
 		fatal(errors.New("-conns, -max-requests and -duration must be positive"))
@@ -72,7 +74,19 @@ func main() {
 		}
 		o.cases = append(o.cases, impl)
 	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fatal(err)
+		}
+		defer f.Close()
+		defer pprof.StopCPUProfile()
+	}
 	if err := run(&o); err != nil {
+		pprof.StopCPUProfile()
 		fatal(err)
 	}
 }
