@@ -192,7 +192,7 @@ func (b *redisBackend) lookup(ctx context.Context, k *keys, h *fasthttp.RequestH
 	if e == "" {
 		return nil
 	}
-	decoded, err := entry.Decode(stringBytes(e)) // Decode copies what it keeps
+	decoded, err := entry.DecodeOwned(stringBytes(e)) // a string: never written to
 	if err != nil {
 		_, _ = call(ctx, func() (int64, error) { return b.c.Del(ctx, sk.entry).Result() })
 		return err

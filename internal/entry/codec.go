@@ -73,7 +73,20 @@ func Decode(b []byte) (*Entry, error) {
 	if err := header(b, kindResponse); err != nil {
 		return nil, err
 	}
-	d := decoder{b: bytes.Clone(b[4:])} // one copy, which the fields slice
+	return decode(bytes.Clone(b[4:])) // one copy, which the fields slice
+}
+
+// DecodeOwned is Decode for a b that nothing will ever write to, such as
+// the bytes of a string: the entry's fields slice b instead of a copy.
+func DecodeOwned(b []byte) (*Entry, error) {
+	if err := header(b, kindResponse); err != nil {
+		return nil, err
+	}
+	return decode(b[4:len(b):len(b)])
+}
+
+func decode(b []byte) (*Entry, error) {
+	d := decoder{b: b}
 	e := &Entry{Flags: d.byte()}
 	e.Key = d.bytes(MaxKeyBytes)
 	e.Gen = d.uint64()

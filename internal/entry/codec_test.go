@@ -143,9 +143,13 @@ func FuzzDecode(f *testing.F) {
 			require.Equal(t, p, again)
 		}
 		e, err := Decode(b)
+		// DecodeOwned decides as Decode does, and gives the same entry.
+		owned, ownedErr := DecodeOwned(bytes.Clone(b))
+		require.Equal(t, err == nil, ownedErr == nil, "Decode: %v, DecodeOwned: %v", err, ownedErr)
 		if err != nil {
 			return
 		}
+		require.Equal(t, e, owned)
 		// What decodes must survive a round trip unchanged.
 		again, err := Decode(Encode(e))
 		require.NoError(t, err)
