@@ -2,9 +2,10 @@ package cache
 
 import (
 	"bytes"
+	"slices"
+
 	"github.com/fiber-caches/cache/internal/entry"
 	"github.com/fiber-caches/cache/internal/rfc"
-	"slices"
 )
 
 // acceptable reports whether a request whose Accept-Encoding lines are ae

@@ -2,13 +2,13 @@ package cache
 
 import (
 	"fmt"
-	"github.com/fiber-caches/cache/internal/rfc"
 	"math"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/fiber-caches/cache/internal/rfc"
 	"github.com/gofiber/fiber/v2"
 	"github.com/valyala/fasthttp"
 )

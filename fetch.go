@@ -3,11 +3,11 @@ package cache
 import (
 	"bytes"
 	"context"
-	"github.com/fiber-caches/cache/internal/rfc"
 	"log/slog"
 	"time"
 
 	"github.com/fiber-caches/cache/internal/entry"
+	"github.com/fiber-caches/cache/internal/rfc"
 	"github.com/gofiber/fiber/v2"
 	"github.com/valyala/fasthttp"
 )

@@ -5,10 +5,10 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
-	"github.com/fiber-caches/cache/internal/rfc"
 	"slices"
 	"unsafe"
 
+	"github.com/fiber-caches/cache/internal/rfc"
 	"github.com/gofiber/fiber/v2"
 	"github.com/valyala/fasthttp"
 )

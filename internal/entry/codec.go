@@ -5,8 +5,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"github.com/fiber-caches/cache/internal/rfc"
 	"strings"
+
+	"github.com/fiber-caches/cache/internal/rfc"
 )
 
 // Format: magic 'f' 'c', version, kind, then the fields of that kind.
