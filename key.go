@@ -184,41 +184,44 @@ func (m *Cache) appendQuery(b, q []byte) []byte {
 	if len(m.cfg.queryIgnore) == 0 && !m.cfg.querySort {
 		return append(b, q...)
 	}
-	var stack [32][]byte
-	params := stack[:0]
+	// Names are compared as the handler reads them, decoded: "a%20b" and
+	// "a+b" are one name, whose parameters keep their order.
+	type param struct{ raw, name []byte }
+	var stack [32]param
+	var decoded [512]byte
+	params, names := stack[:0], decoded[:0]
 	for len(q) > 0 {
 		var p []byte
 		p, q, _ = bytes.Cut(q, []byte{'&'})
-		if len(p) == 0 || m.ignoredParam(p) {
+		if len(p) == 0 {
 			continue
 		}
-		params = append(params, p)
+		name, _, _ := bytes.Cut(p, []byte{'='})
+		if bytes.ContainsAny(name, "%+") {
+			start := len(names)
+			names = fasthttp.AppendUnquotedArg(names, name)
+			name = names[start:len(names):len(names)]
+		}
+		if m.ignoredParam(name) {
+			continue
+		}
+		params = append(params, param{p, name})
 	}
 	if m.cfg.querySort {
-		slices.SortStableFunc(params, func(x, y []byte) int {
-			xn, _, _ := bytes.Cut(x, []byte{'='})
-			yn, _, _ := bytes.Cut(y, []byte{'='})
-			return bytes.Compare(xn, yn)
-		})
+		slices.SortStableFunc(params, func(x, y param) int { return bytes.Compare(x.name, y.name) })
 	}
 	for i, p := range params {
 		if i > 0 {
 			b = append(b, '&')
 		}
-		b = append(b, p...)
+		b = append(b, p.raw...)
 	}
 	return b
 }
 
-// ignoredParam reports whether the name of the query parameter p matches
-// one of WithQueryIgnore's patterns.
-func (m *Cache) ignoredParam(p []byte) bool {
-	name, _, _ := bytes.Cut(p, []byte{'='})
-	var buf [128]byte
-	if len(name) > len(buf) {
-		return false
-	}
-	name = fasthttp.AppendUnquotedArg(buf[:0], name)
+// ignoredParam reports whether the decoded name of a query parameter
+// matches one of WithQueryIgnore's patterns.
+func (m *Cache) ignoredParam(name []byte) bool {
 	for _, pat := range m.cfg.queryIgnore {
 		if globMatch(pat, name) {
 			return true

@@ -103,6 +103,10 @@ func TestKeys_QueryOptions(t *testing.T) {
 		{"no ignore", nil, []string{"/p?x=1", "/p?utm_source=a&x=1", "/p?x=1&fbclid=z"}, 3},
 		{"sort", []Option{WithQuerySort()}, []string{"/p?a=1&b=2", "/p?b=2&a=1"}, 1},
 		{"sort keeps repeated names in order", []Option{WithQuerySort()}, []string{"/p?a=1&a=2&b=3", "/p?b=3&a=1&a=2", "/p?a=2&a=1&b=3"}, 2},
+		// "a+b" and "a%20b" are one name to the handler, as are "%61" and
+		// "a": their order is what c.Query reads first.
+		{"sort keeps repeated names in order, however spelled", []Option{WithQuerySort()},
+			[]string{"/p?a+b=1&a%20b=2", "/p?a%20b=2&a+b=1", "/p?%61=1&a=2", "/p?a=2&%61=1"}, 4},
 		{"no sort", nil, []string{"/p?a=1&b=2", "/p?b=2&a=1"}, 2},
 		{"ignore and sort", []Option{WithQuerySort(), WithQueryIgnore("fbclid")}, []string{"/p?a=1&b=2", "/p?fbclid=1&b=2&a=1"}, 1},
 	}
