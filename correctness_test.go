@@ -658,8 +658,9 @@ func cxRaceEnabled() bool {
 // TestCorrectness_StaleStress: readers, and writers acknowledged through
 // each way there is, on 4 URLs through a real listener; a GET sent after a
 // write was acknowledged must answer that write's version or a newer one.
-// On the in-process store it makes 100,000 requests (at most 20 s; under
-// -race as well), on the others a second's worth; "slow storage" delays
+// On the in-process store it makes 100,000 requests (under -race as well:
+// about 20 s on 2 busy CPUs; it gives up, failing, after 45 s), on the
+// others a second's worth; "slow storage" delays
 // every storage call by up to 200 µs, to widen the race windows.
 func TestCorrectness_StaleStress(t *testing.T) {
 	stores := append(cxStores(t), cxStore{"slow storage", func(*testing.T) []cache.Option {
@@ -669,7 +670,7 @@ func TestCorrectness_StaleStress(t *testing.T) {
 		t.Run(st.name, func(t *testing.T) {
 			d, n := time.Second, int64(20_000)
 			if st.name == "memory" {
-				d, n = 20*time.Second, 100_000
+				d, n = 45*time.Second, 100_000
 			}
 			if testing.Short() {
 				d = d / 4
@@ -1141,10 +1142,14 @@ func TestAbuse_GarbageEntries(t *testing.T) {
 					valid := st.get(key)
 					bad := g.make(append([]byte(nil), valid...))
 					st.set(key, bad)
+					// The time bounds catch work that grows faster than the
+					// value (a 16 MiB value read quadratically would take
+					// hours); they are generous, so that a loaded machine
+					// running -race does not trip them.
 					before := runs.Load()
 					start := time.Now()
 					resp, body := get()
-					require.Less(t, time.Since(start), time.Second)
+					require.Less(t, time.Since(start), 5*time.Second)
 					require.Equal(t, fiber.StatusOK, resp.StatusCode)
 					require.Equal(t, "page", body)
 					require.Equal(t, before+1, runs.Load(), "the garbage answered (%s)", resp.Header.Get("Cache-Status"))
@@ -1158,7 +1163,7 @@ func TestAbuse_GarbageEntries(t *testing.T) {
 					took := time.Since(start)
 					runtime.ReadMemStats(&ms1)
 					require.Error(t, err, "the garbage decodes")
-					require.Less(t, took, 500*time.Millisecond, "decoding took %v", took)
+					require.Less(t, took, 5*time.Second, "decoding took %v", took)
 					require.Less(t, ms1.TotalAlloc-ms0.TotalAlloc, uint64(2*len(bad)+1<<20), "decoding allocated too much")
 
 					resp, body = get()
