@@ -858,6 +858,48 @@ func TestCorrectness_HostPoisoning(t *testing.T) {
 	}
 }
 
+// TestCorrectness_VaryLines: a request cannot plant, for a header the
+// response varies on, the answer to a spelling that the handler reads
+// otherwise: two lines are not the one line that joins them (c.Get reads
+// the first line), and under DisableHeaderNormalizing a name in another
+// case is not the name c.Get matches.
+func TestCorrectness_VaryLines(t *testing.T) {
+	lang := func(c *fiber.Ctx) error {
+		c.Set("Vary", "Accept-Language")
+		return c.SendString("lang=" + c.Get("Accept-Language"))
+	}
+	for _, st := range cxStores(t) {
+		t.Run(st.name, func(t *testing.T) {
+			app := cxApp()
+			app.Use(cxCache(t, st.opts(t)...).Handler())
+			app.Get("/p", lang)
+			addr := cxListen(t, app)
+
+			_, body := cxRaw(t, addr, "GET /p HTTP/1.1\r\nHost: example.com\r\nAccept-Language: de;q=0.1\r\nAccept-Language: fr\r\n")
+			require.Equal(t, "lang=de;q=0.1", body)
+			for _, want := range []string{"miss", "hit"} {
+				resp, body := cxRaw(t, addr, "GET /p HTTP/1.1\r\nHost: example.com\r\nAccept-Language: de;q=0.1, fr\r\n")
+				require.Equal(t, "lang=de;q=0.1, fr", body, "the two-line request's answer served to the one-line one (%s)", resp.Header.Get("Cache-Status"))
+				require.Equal(t, want, resp.Header.Get("X-Cache"))
+			}
+		})
+	}
+	t.Run("name case, raw headers", func(t *testing.T) {
+		app := cxApp(fiber.Config{DisableHeaderNormalizing: true})
+		app.Use(cxCache(t).Handler())
+		app.Get("/p", lang)
+		addr := cxListen(t, app)
+
+		_, body := cxRaw(t, addr, "GET /p HTTP/1.1\r\nHost: example.com\r\naccept-language: de\r\n")
+		require.Equal(t, "lang=", body, "c.Get matches names byte for byte here")
+		for _, want := range []string{"miss", "hit"} {
+			resp, body := cxRaw(t, addr, "GET /p HTTP/1.1\r\nHost: example.com\r\nAccept-Language: de\r\n")
+			require.Equal(t, "lang=de", body, "the lower-case request's answer served to Accept-Language: de (%s)", resp.Header.Get("Cache-Status"))
+			require.Equal(t, want, resp.Header.Get("X-Cache"))
+		}
+	})
+}
+
 // --- 8.7: resource abuse ------------------------------------------------------------------
 
 // cxServe runs one request, with the headers hdr ("Name: value"), through

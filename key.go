@@ -256,42 +256,41 @@ func globMatch(pattern string, name []byte) bool {
 	return px == len(pattern)
 }
 
-// appendRequestValues appends every value of the request header name
-// (lower case), joined by ", " as a recipient combines repeated fields
-// (RFC 9110 §5.3). Zero bytes inside values are dropped so they cannot
-// forge a separator. With fold, names are compared case-insensitively
-// (header normalizing disabled).
+// appendRequestValues appends the lines of the request header name
+// (lower case) as a handler can tell them apart: each line's value, with
+// its length, in order, then 'E'. Joining them as a recipient may (RFC
+// 9110 §5.3) would key "a, b" on one line with "a" and "b" on two, which
+// c.Get reads as "a": one request could then plant the answer to "a" for
+// clients sending "a, b". With fold (header normalizing disabled, where
+// c.Get matches names byte for byte), lines are found case-insensitively
+// and each line's name is appended as received, too.
 //
 // Accept-Encoding is the exception: its value is the content coding the
 // request would be answered in (servedEncoding), not the header as sent.
 func appendRequestValues(b []byte, h *fasthttp.RequestHeader, name string, fold bool) []byte {
 	if name == "accept-encoding" {
-		return append(b, servedEncoding(h)...)
-	}
-	n := 0
-	add := func(v []byte) {
-		if n > 0 {
-			b = append(b, ", "...)
-		}
-		n++
-		for _, c := range v {
-			if c != 0 {
-				b = append(b, c)
-			}
-		}
+		return appendLine(b, servedEncoding(h))
 	}
 	if !fold {
 		for _, v := range h.PeekAll(name) {
-			add(v)
+			b = appendLine(b, v)
 		}
-		return b
+		return append(b, 'E')
 	}
 	h.VisitAll(func(k, v []byte) {
 		if rfc.EqualFold(k, name) {
-			add(v)
+			b = appendLine(b, k)
+			b = binary.AppendUvarint(b, uint64(len(v)))
+			b = append(b, v...)
 		}
 	})
-	return b
+	return append(b, 'E')
+}
+
+// appendLine appends 'L', the length of v and v.
+func appendLine[S ~string | ~[]byte](b []byte, v S) []byte {
+	b = binary.AppendUvarint(append(b, 'L'), uint64(len(v)))
+	return append(b, v...)
 }
 
 // peekRequest returns the request header canonical (lower: its lower-case
