@@ -86,6 +86,7 @@ func TestHitPathAllocatesNothing(t *testing.T) {
 		{"304", "GET", [][2]string{{"If-None-Match", `"e1"`}}, 304},
 		{"head", "HEAD", nil, 200},
 		{"range", "GET", [][2]string{{"Range", "bytes=0-9"}}, 206},
+		{"behind a proxy", "GET", [][2]string{{"X-Forwarded-Host", "example.com"}}, 200},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var req fasthttp.Request

@@ -819,6 +819,7 @@ func TestCorrectness_HostPoisoning(t *testing.T) {
 			app := cxApp()
 			app.Use(m.Handler())
 			var runs atomic.Int64
+			app.Get("/xfh", func(c *fiber.Ctx) error { return c.SendString("xfh=" + c.Get("X-Forwarded-Host")) })
 			app.Get("/*", func(c *fiber.Ctx) error {
 				runs.Add(1)
 				return c.SendString("host=" + c.Get("Host") + " url=" + c.OriginalURL())
@@ -836,6 +837,15 @@ func TestCorrectness_HostPoisoning(t *testing.T) {
 				resp, body = plain("/p")
 				require.Equal(t, "host=victim.com url=/p", body)
 				require.Equal(t, "hit", resp.Header.Get("X-Cache"))
+			})
+			t.Run("X-Forwarded-Host lines", func(t *testing.T) {
+				// Both requests have one host for c.Hostname() (the first
+				// line up to a comma) and the same last line; c.Get reads
+				// the first line whole.
+				_, body := cxRaw(t, addr, "GET /xfh HTTP/1.1\r\nHost: victim.com\r\nX-Forwarded-Host: victim.com, y\r\nX-Forwarded-Host: victim.com, x\r\n")
+				require.Equal(t, "xfh=victim.com, y", body)
+				resp, body := cxRaw(t, addr, "GET /xfh HTTP/1.1\r\nHost: victim.com\r\nX-Forwarded-Host: victim.com, x\r\n")
+				require.Equal(t, "xfh=victim.com, x", body, "the two-line request's answer served (%s)", resp.Header.Get("Cache-Status"))
 			})
 			t.Run("absolute form naming another host", func(t *testing.T) {
 				abs, _ := cxRaw(t, addr, "GET http://victim.com/q HTTP/1.1\r\nHost: evil.com\r\n")

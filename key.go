@@ -88,7 +88,11 @@ func (m *Cache) buildKeys(c *fiber.Ctx, a *appInfo, rh *reqHeaders, k *keys) boo
 	host := h.Host()
 	b = appendLower(b, host)
 	b = append(b, 0)
-	b = append(b, rh.xfh...)
+	if rh.anyFwdHost {
+		// Every line, as the handler can read them (c.Get: the first,
+		// whole; c.Hostname: the first up to a comma, keyed above).
+		b = appendRequestValues(b, h, "x-forwarded-host", a.rawHeaders)
+	}
 	b = append(b, 0)
 	// The request target's form: a handler reading c.OriginalURL() or the
 	// URI sees the scheme and host of an absolute-form target.

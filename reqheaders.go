@@ -18,9 +18,10 @@ import (
 // the first X-Forwarded-Host, the last scheme header. Each of those calls
 // would visit the headers again.
 type reqHeaders struct {
-	xfh, inm, ims, rng, ifRange []byte
-	cacheControl                bool   // a Cache-Control or Pragma line is present
-	ae                          []byte // every Accept-Encoding line, each followed by ','
+	inm, ims, rng, ifRange []byte
+	cacheControl           bool   // a Cache-Control or Pragma line is present
+	anyFwdHost             bool   // an X-Forwarded-Host line, in any case
+	ae                     []byte // every Accept-Encoding line, each followed by ','
 
 	fwdHost     []byte // the first "X-Forwarded-Host" line (Fiber's Peek), up to a comma
 	fwdHostSeen bool
@@ -70,7 +71,7 @@ func (rh *reqHeaders) scan(h *fasthttp.RequestHeader) {
 			}
 		case 16:
 			if rfc.EqualFold(k, "x-forwarded-host") {
-				rh.xfh = v
+				rh.anyFwdHost = true
 				if !rh.fwdHostSeen && string(k) == fiber.HeaderXForwardedHost {
 					rh.fwdHostSeen = true
 					rh.fwdHost = v
