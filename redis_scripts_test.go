@@ -1,8 +1,13 @@
 package cache
 
 import (
+	"bytes"
 	"context"
+	"errors"
+	"log/slog"
 	"net/http"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -10,6 +15,7 @@ import (
 	"github.com/fiber-caches/cache/internal/testkit"
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/storage/redis/v3"
+	goredis "github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 )
 
@@ -40,4 +46,75 @@ func TestRedisScriptsReloaded(t *testing.T) {
 	require.Equal(t, "x#2", testkit.Do(t, app, "GET", "/x").Body, "invalidated although Redis did not know the invalidation script")
 	require.Equal(t, "hit", testkit.Do(t, app, "GET", "/x").Header.Get("X-Cache"))
 	require.Equal(t, 2, k.Runs())
+}
+
+// TestRedisOlderThan7Explained: Redis before 7.0 refuses SET with both NX
+// and GET, which every lookup of the fast path sends. Requests are still
+// served, the log says what to do, and what it says works: the storage
+// with its Conn hidden takes the plain fiber.Storage path and caches.
+func TestRedisOlderThan7Explained(t *testing.T) {
+	s, prefix := redisStorage(t)
+	s.Conn().AddHook(olderRedis{})
+	var logs bytes.Buffer
+	logger := slog.New(slog.NewJSONHandler(&logs, nil))
+	fast := redisCache(t, WithStorage(s), WithKeyPrefix(prefix+"fast:"), WithTTL(time.Minute), WithLogger(logger))
+	plain := redisCache(t, WithStorage(struct{ fiber.Storage }{s}), WithKeyPrefix(prefix+"plain:"), WithTTL(time.Minute))
+	for _, tc := range []struct {
+		m    *Cache
+		want []string
+	}{
+		{fast, []string{"", ""}},
+		{plain, []string{"miss", "hit"}},
+	} {
+		app := fiber.New()
+		app.Use(tc.m.Handler())
+		var k testkit.Counter
+		app.Get("/x", k.Handler("x"))
+		for _, want := range tc.want {
+			r := testkit.Do(t, app, "GET", "/x")
+			require.Equal(t, http.StatusOK, r.Status)
+			require.Equal(t, want, r.Header.Get("X-Cache"), r.Header.Get("Cache-Status"))
+		}
+	}
+	require.Contains(t, logs.String(), "the Redis fast path needs Redis 7.0 or later")
+}
+
+// olderRedis is a go-redis hook that answers SET with both NX and GET as
+// Redis before 7.0 does, with a syntax error.
+type olderRedis struct{}
+
+var errSyntax = errors.New("ERR syntax error")
+
+func (olderRedis) DialHook(next goredis.DialHook) goredis.DialHook { return next }
+
+func (olderRedis) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
+	return func(ctx context.Context, cmd goredis.Cmder) error {
+		if setNXGet(cmd) {
+			cmd.SetErr(errSyntax)
+			return errSyntax
+		}
+		return next(ctx, cmd)
+	}
+}
+
+func (olderRedis) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []goredis.Cmder) error {
+		if slices.ContainsFunc(cmds, setNXGet) {
+			for _, c := range cmds {
+				c.SetErr(errSyntax)
+			}
+			return errSyntax
+		}
+		return next(ctx, cmds)
+	}
+}
+
+func setNXGet(c goredis.Cmder) bool {
+	var nx, get bool
+	for i, a := range c.Args() {
+		s, _ := a.(string)
+		nx = nx || i > 2 && strings.EqualFold(s, "nx")
+		get = get || i > 2 && strings.EqualFold(s, "get")
+	}
+	return strings.EqualFold(c.Name(), "set") && nx && get
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"hash/maphash"
 	"strings"
 	"time"
@@ -130,7 +131,7 @@ func (b *redisBackend) lookup(ctx context.Context, k *keys, h *fasthttp.RequestH
 		epoch = p.SetArgs(ctx, b.s.epochKey(), newEpoch, redis.SetArgs{Mode: "NX", Get: true})
 	})
 	if err != nil && !errors.Is(err, redis.Nil) {
-		return err
+		return redisVersionHint(err)
 	}
 	old, err := epoch.Result()
 	switch {
@@ -258,6 +259,16 @@ func (b *redisBackend) bumpEpoch(ctx context.Context) error {
 	_, err := call(ctx, func() (string, error) {
 		return b.c.Set(ctx, b.s.epochKey(), binary.LittleEndian.AppendUint64(nil, memstore.NewGen()), 0).Result()
 	})
+	return err
+}
+
+// redisVersionHint explains the error Redis before 7.0 gives to SET with
+// both NX and GET, which every lookup sends.
+func redisVersionHint(err error) error {
+	if strings.Contains(err.Error(), "syntax error") {
+		return fmt.Errorf("%w: the Redis fast path needs Redis 7.0 or later (SET with NX and GET); "+
+			"upgrade Redis, or hide the storage's Conn method (cache.WithStorage(struct{ fiber.Storage }{s})) to use the plain fiber.Storage path", err)
+	}
 	return err
 }
 
