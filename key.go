@@ -2,9 +2,7 @@ package cache
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"encoding/binary"
-	"encoding/hex"
 	"slices"
 	"unsafe"
 
@@ -181,85 +179,6 @@ func upperBits(w uint64) uint64 {
 	return geA &^ gtZ &^ w & high
 }
 
-// appendQuery appends the query string q as the key sees it: without the
-// parameters WithQueryIgnore names, sorted with WithQuerySort, else as
-// sent.
-func (m *Cache) appendQuery(b, q []byte) []byte {
-	if len(m.cfg.queryIgnore) == 0 && !m.cfg.querySort {
-		return append(b, q...)
-	}
-	// Names are compared as the handler reads them, decoded: "a%20b" and
-	// "a+b" are one name, whose parameters keep their order.
-	type param struct{ raw, name []byte }
-	var stack [32]param
-	var decoded [512]byte
-	params, names := stack[:0], decoded[:0]
-	for len(q) > 0 {
-		var p []byte
-		p, q, _ = bytes.Cut(q, []byte{'&'})
-		if len(p) == 0 {
-			continue
-		}
-		name, _, _ := bytes.Cut(p, []byte{'='})
-		if bytes.ContainsAny(name, "%+") {
-			start := len(names)
-			names = fasthttp.AppendUnquotedArg(names, name)
-			name = names[start:len(names):len(names)]
-		}
-		if m.ignoredParam(name) {
-			continue
-		}
-		params = append(params, param{p, name})
-	}
-	if m.cfg.querySort {
-		slices.SortStableFunc(params, func(x, y param) int { return bytes.Compare(x.name, y.name) })
-	}
-	for i, p := range params {
-		if i > 0 {
-			b = append(b, '&')
-		}
-		b = append(b, p.raw...)
-	}
-	return b
-}
-
-// ignoredParam reports whether the decoded name of a query parameter
-// matches one of WithQueryIgnore's patterns.
-func (m *Cache) ignoredParam(name []byte) bool {
-	for _, pat := range m.cfg.queryIgnore {
-		if globMatch(pat, name) {
-			return true
-		}
-	}
-	return false
-}
-
-// globMatch reports whether name matches pattern, where '*' stands for any
-// run of bytes and '?' for one byte; everything else matches itself.
-func globMatch(pattern string, name []byte) bool {
-	px, nx := 0, 0
-	starP, starN := -1, 0
-	for nx < len(name) {
-		switch {
-		case px < len(pattern) && pattern[px] == '*':
-			starP, starN = px, nx
-			px++
-		case px < len(pattern) && (pattern[px] == '?' || pattern[px] == name[nx]):
-			px++
-			nx++
-		case starP >= 0:
-			starN++
-			px, nx = starP+1, starN
-		default:
-			return false
-		}
-	}
-	for px < len(pattern) && pattern[px] == '*' {
-		px++
-	}
-	return px == len(pattern)
-}
-
 // appendRequestValues appends the lines of the request header name
 // (lower case) as a handler can tell them apart: each line's value, with
 // its length, in order, then 'E'. Joining them as a recipient may (RFC
@@ -312,40 +231,3 @@ func peekRequest(h *fasthttp.RequestHeader, canonical, lower string, raw bool) [
 	})
 	return out
 }
-
-// storageKeys names the records of one request in a shared storage. Every
-// key of a path carries the same Redis Cluster hash tag, so one script can
-// read and write them together.
-type storageKeys struct {
-	path, names, entry string
-}
-
-// of returns the keys of k's records, all three in one allocation.
-func (f *sharedKeys) of(k *keys) storageKeys {
-	ph := sha256.Sum256(k.path())
-	eh := sha256.Sum256(k.full())
-	var tag [256]byte
-	t := append(append(tag[:0], f.prefix...), keyVersion+":{"...)
-	t = append(hex.AppendEncode(t, ph[:12]), "}:"...)
-	n := len(t)
-	b := make([]byte, 0, 3*n+4+32)
-	b = append(append(b, t...), 'p')
-	b = append(append(b, t...), 'n')
-	b = hex.AppendEncode(append(append(b, t...), "e:"...), eh[:16])
-	s := unsafe.String(unsafe.SliceData(b), len(b)) // b is not written again
-	return storageKeys{path: s[:n+1], names: s[n+1 : 2*n+2], entry: s[2*n+2:]}
-}
-
-func (f *sharedKeys) pathKey(pathMaterial []byte) string {
-	ph := sha256.Sum256(pathMaterial)
-	return f.prefix + keyVersion + ":{" + hex.EncodeToString(ph[:12]) + "}:p"
-}
-
-// sharedKeys derives storage keys under a prefix.
-type sharedKeys struct{ prefix, epoch string }
-
-func newSharedKeys(prefix string) sharedKeys {
-	return sharedKeys{prefix: prefix, epoch: prefix + keyVersion + ":epoch"}
-}
-
-func (f *sharedKeys) epochKey() string { return f.epoch }
