@@ -270,10 +270,10 @@ func TestKeyPrefixAndVersion(t *testing.T) {
 	app.Get("/x", k.Handler("x"))
 	testkit.Do(t, app, "GET", "/x")
 	require.NotEmpty(t, s.Keys())
-	// <prefix>v2:{<hash tag>}:p (path record), :n (Vary names), :e:<hash>
+	// <prefix>v3:{<hash tag>}:p (path record), :n (Vary names), :e:<hash>
 	// (entry); every key of a path shares the tag (Redis Cluster slot);
-	// and one <prefix>v2:epoch for the namespace.
-	keyRE := regexp.MustCompile(`^shop:v2:(?:\{[0-9a-f]{24}\}:(p|n|e:[0-9a-f]{32})|(epoch))$`)
+	// and one <prefix>v3:epoch for the namespace.
+	keyRE := regexp.MustCompile(`^shop:v3:(?:\{[0-9a-f]{24}\}:(p|n|e:[0-9a-f]{32})|(epoch))$`)
 	kinds := map[string]bool{}
 	for _, key := range s.Keys() {
 		m := keyRE.FindStringSubmatch(key)

@@ -13,7 +13,7 @@ import (
 
 // keyVersion is part of every key, in memory and in storage: a change of
 // the key material or of the entry format never reads old values.
-const keyVersion = "v2"
+const keyVersion = "v3"
 
 // keys is the key material of one request, built once into one buffer:
 //
