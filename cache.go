@@ -87,6 +87,16 @@ func NewCache(opts ...Option) *Cache {
 		}
 		m.mem, m.b = ms, memBackend{ms}
 	case interface{ Conn() redis.UniversalClient }:
+		// The fast path needs Redis 7.0 (SET with NX and GET); an older one
+		// is driven through the plain fiber.Storage methods. A version that
+		// cannot be read now is taken to be recent: lookups then explain
+		// an old Redis in the storage_error log.
+		if major, ok := redisMajor(s.Conn()); ok && major < 7 {
+			m.log.log(slog.LevelWarn, "redis_fast_path_off", slog.Int("redis_major_version", major),
+				slog.String("reason", "the Redis fast path needs Redis 7.0 or later; using the plain fiber.Storage path (4 round trips per hit)"))
+			m.b = &storageBackend{s: newSharedKeys(cfg.keyPrefix), c: newCtxStorage(cfg.storage), pathTTL: cfg.maxKeep()}
+			break
+		}
 		rb, err := newRedisBackend(s.Conn(), s, cfg.keyPrefix)
 		if err != nil {
 			panic(err)

@@ -189,8 +189,9 @@ read as Fiber's compress middleware reads it).
 WithLogger takes a *slog.Logger: cache_lookup HIT, cache_lookup MISS,
 store_in_cache and invalidate at Debug; cache_bypass and
 response_not_cachable (with the reason), storage_get (the key) and
-storage_set at LevelTrace; storage_error and invalidation_pending at
-Warn. What varies is in attributes: a request's
+storage_set at LevelTrace; storage_error, invalidation_pending and
+redis_fast_path_off (a Redis older than 7.0, driven through the plain
+fiber.Storage path) at Warn. What varies is in attributes: a request's
 logs carry method, url and, when Fiber's requestid middleware ran in front
 of the cache, request_id. Without WithLogger the cache is silent, unless
 FIBER_CACHES_LOG_LEVEL is debug or trace.

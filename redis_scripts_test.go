@@ -79,16 +79,60 @@ func TestRedisOlderThan7Explained(t *testing.T) {
 	require.Contains(t, logs.String(), "the Redis fast path needs Redis 7.0 or later")
 }
 
+// TestRedisOlderThan7PlainPath: when INFO says Redis is older than 7.0,
+// NewCache drives it through the plain fiber.Storage methods, says so, and
+// caches.
+func TestRedisOlderThan7PlainPath(t *testing.T) {
+	s, prefix := redisStorage(t)
+	s.Conn().AddHook(olderRedis{version: "6.2.14"})
+	var logs bytes.Buffer
+	m := redisCache(t, WithStorage(s), WithKeyPrefix(prefix), WithTTL(time.Minute), WithLogger(slog.New(slog.NewJSONHandler(&logs, nil))))
+	require.Contains(t, logs.String(), `"msg":"redis_fast_path_off"`)
+	app := fiber.New()
+	app.Use(m.Handler())
+	var k testkit.Counter
+	app.Get("/x", k.Handler("x"))
+	for _, want := range []string{"miss", "hit"} {
+		r := testkit.Do(t, app, "GET", "/x")
+		require.Equal(t, want, r.Header.Get("X-Cache"), r.Header.Get("Cache-Status"))
+	}
+	require.Equal(t, 1, k.Runs())
+	require.NotContains(t, logs.String(), "storage_error")
+}
+
+func TestParseRedisMajor(t *testing.T) {
+	for _, tc := range []struct {
+		info  string
+		major int
+		ok    bool
+	}{
+		{"# Server\r\nredis_version:7.0.15\r\nredis_git_sha1:00000000\r\n", 7, true},
+		{"# Server\r\nredis_version:6.2.14\r\n", 6, true},
+		{"# Server\r\nredis_version:7.2.4\r\nserver_name:valkey\r\nvalkey_version:8.0.1\r\n", 7, true}, // Valkey says 7.2.4 for compatibility
+		{"# Server\r\nredis_mode:standalone\r\n", 0, false},
+		{"redis_version:x.y\r\n", 0, false},
+	} {
+		major, ok := parseRedisMajor(tc.info)
+		require.Equal(t, tc.ok, ok, "%q", tc.info)
+		require.Equal(t, tc.major, major, "%q", tc.info)
+	}
+}
+
 // olderRedis is a go-redis hook that answers SET with both NX and GET as
-// Redis before 7.0 does, with a syntax error.
-type olderRedis struct{}
+// Redis before 7.0 does, with a syntax error; with a version, it answers
+// INFO with that redis_version.
+type olderRedis struct{ version string }
 
 var errSyntax = errors.New("ERR syntax error")
 
 func (olderRedis) DialHook(next goredis.DialHook) goredis.DialHook { return next }
 
-func (olderRedis) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
+func (o olderRedis) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
 	return func(ctx context.Context, cmd goredis.Cmder) error {
+		if info, ok := cmd.(*goredis.StringCmd); ok && o.version != "" && cmd.Name() == "info" {
+			info.SetVal("# Server\r\nredis_version:" + o.version + "\r\n")
+			return nil
+		}
 		if setNXGet(cmd) {
 			cmd.SetErr(errSyntax)
 			return errSyntax
