@@ -291,27 +291,17 @@ func ccParse(dst []ccDirective, v []byte) []ccDirective {
 // ccElement builds a ccDirective from one list element; eq is the index of
 // the first '=' in elem, or negative.
 func ccElement(elem []byte, eq int, open bool) (ccDirective, bool) {
-	raw := ccTrim(elem)
+	raw := rfc.TrimOWS(elem)
 	if len(raw) == 0 {
 		return ccDirective{}, false
 	}
 	d := ccDirective{raw: raw, name: raw, open: open}
 	if eq >= 0 {
-		d.name = ccTrim(elem[:eq])
-		d.value = ccTrim(elem[eq+1:])
+		d.name = rfc.TrimOWS(elem[:eq])
+		d.value = rfc.TrimOWS(elem[eq+1:])
 		d.hasValue = true
 	}
 	return d, true
-}
-
-func ccTrim(b []byte) []byte {
-	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
-		b = b[1:]
-	}
-	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
-		b = b[:len(b)-1]
-	}
-	return b
 }
 
 // ccDeltaSeconds parses a delta-seconds value (optionally quoted, as

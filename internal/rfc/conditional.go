@@ -37,7 +37,7 @@ func EvaluateConditional(isGetOrHead bool, ifNoneMatch, ifModifiedSince, etag []
 	switch {
 	case !isGetOrHead:
 		return Full
-	case len(trimOWS(ifNoneMatch)) > 0:
+	case len(TrimOWS(ifNoneMatch)) > 0:
 		if IfNoneMatchMatches(ifNoneMatch, etag) {
 			return NotModified
 		}
@@ -57,7 +57,7 @@ func EvaluateConditional(isGetOrHead bool, ifNoneMatch, ifModifiedSince, etag []
 // opaque tags must be identical. A comma inside an entity tag does not
 // split the list. It does not allocate.
 func IfNoneMatchMatches(header, etag []byte) bool {
-	etag = opaqueTag(trimOWS(etag))
+	etag = opaqueTag(TrimOWS(etag))
 	for e, rest := NextElement(header); len(e) > 0; e, rest = NextElement(rest) {
 		if len(e) == 1 && e[0] == '*' {
 			return true

@@ -44,7 +44,7 @@ func AppendHTTPDate(dst []byte, t int64) []byte {
 func currentYear() int { return time.Now().UTC().Year() }
 
 func parseHTTPDate(b []byte, year func() int) (int64, bool) {
-	b = trimOWS(b)
+	b = TrimOWS(b)
 	if len(b) < 24 {
 		return 0, false
 	}

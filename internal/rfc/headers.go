@@ -71,7 +71,7 @@ func NextElement(v []byte) (elem, rest []byte) {
 			}
 		}
 		i = min(i, len(v))
-		elem, v = trimOWS(v[:i]), v[min(i+1, len(v)):]
+		elem, v = TrimOWS(v[:i]), v[min(i+1, len(v)):]
 		if len(elem) > 0 {
 			return elem, v
 		}
@@ -128,8 +128,9 @@ func isToken(b []byte) bool {
 	return len(b) > 0
 }
 
-// trimOWS trims optional whitespace, SP and HTAB (RFC 9110 §5.6.3).
-func trimOWS(b []byte) []byte {
+// TrimOWS trims optional whitespace, SP and HTAB (RFC 9110 §5.6.3), from
+// both ends of b.
+func TrimOWS(b []byte) []byte {
 	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
 		b = b[1:]
 	}

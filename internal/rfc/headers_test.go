@@ -105,7 +105,7 @@ func FuzzNextElement(f *testing.F) {
 			if n > len(v) {
 				t.Fatal("more elements than bytes")
 			}
-			if !bytes.Contains(v, e) || len(trimOWS(e)) != len(e) {
+			if !bytes.Contains(v, e) || len(TrimOWS(e)) != len(e) {
 				t.Fatalf("element %q of %q is not a trimmed part of it", e, v)
 			}
 			if len(rest) >= len(v) {

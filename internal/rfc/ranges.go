@@ -40,7 +40,7 @@ const (
 // it gives RangeNone too. start and end are -1 unless RangeSatisfiable.
 // It does not allocate.
 func ParseRange(header []byte, size int64) (start, end int64, outcome RangeOutcome) {
-	v := trimOWS(header)
+	v := TrimOWS(header)
 	if size < 0 || len(v) < 6 || !EqualFold(v[:5], "bytes") || v[5] != '=' {
 		return -1, -1, RangeNone
 	}
@@ -106,12 +106,12 @@ func AppendContentRange(dst []byte, start, end, size int64) []byte {
 // Last-Modified to be a strong validator (§8.8.2.2: at least a second
 // before the Date); a caller that cannot tell passes 0.
 func IfRangeAllows(ifRange []byte, etag []byte, lastModified int64) bool {
-	v := trimOWS(ifRange)
+	v := TrimOWS(ifRange)
 	switch {
 	case len(v) == 0:
 		return true
 	case v[0] == '"':
-		return isOpaqueTag(v) && bytes.Equal(v, trimOWS(etag))
+		return isOpaqueTag(v) && bytes.Equal(v, TrimOWS(etag))
 	case len(v) >= 2 && v[0] == 'W' && v[1] == '/':
 		return false // a weak tag never matches strongly
 	}
