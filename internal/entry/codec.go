@@ -13,10 +13,16 @@ import (
 // Format: magic 'f' 'c', version, kind, then the fields of that kind.
 // Integers are uvarints or 8 little-endian bytes, byte strings a uvarint
 // length then the bytes. Nothing is JSON or base64.
+//
+// The two kinds have versions of their own: a response's format can change
+// without touching the path records, which every instance of a fleet must
+// keep reading during a rolling deploy, since they carry the
+// invalidations.
 const (
-	magic0  = 'f'
-	magic1  = 'c'
-	version = 2
+	magic0          = 'f'
+	magic1          = 'c'
+	responseVersion = 3 // 3: Origin, Tags, Seq and Delta
+	pathVersion     = 2
 
 	kindResponse = 1
 	kindPath     = 2
@@ -37,18 +43,34 @@ var ErrCorrupt = errors.New("fibercache: stored value is not a valid entry")
 
 // Encode returns the binary form of e.
 func Encode(e *Entry) []byte {
-	size := 96 + len(e.Key) + len(e.Body)
+	size := 128 + len(e.Key) + len(e.Body)
 	for _, h := range e.Headers {
 		size += 6 + len(h.Key) + len(h.Value)
 	}
+	for _, h := range e.Origin {
+		size += 6 + len(h.Key) + len(h.Value)
+	}
+	for _, t := range e.Tags {
+		size += 2 + len(t)
+	}
 	dst := make([]byte, 0, size)
-	dst = append(dst, magic0, magic1, version, kindResponse, e.Flags)
+	dst = append(dst, magic0, magic1, responseVersion, kindResponse, e.Flags)
 	dst = appendBytes(dst, e.Key)
 	dst = binary.LittleEndian.AppendUint64(dst, e.Gen)
 	dst = binary.LittleEndian.AppendUint64(dst, e.Epoch)
 	dst = binary.AppendUvarint(dst, uint64(e.Status))
-	for _, v := range [...]int64{e.Stored, e.InitialAge, e.FreshUntil, e.KeepUntil, e.StaleWhileRevalidate, e.StaleIfError, e.LastModified} {
+	for _, v := range [...]int64{e.Stored, e.InitialAge, e.FreshUntil, e.KeepUntil, e.StaleWhileRevalidate, e.StaleIfError, e.LastModified, e.Delta} {
 		dst = binary.LittleEndian.AppendUint64(dst, uint64(v))
+	}
+	dst = binary.LittleEndian.AppendUint64(dst, e.Seq)
+	dst = binary.AppendUvarint(dst, uint64(len(e.Tags)))
+	for _, t := range e.Tags {
+		dst = appendBytes(dst, []byte(t))
+	}
+	dst = binary.AppendUvarint(dst, uint64(len(e.Origin)))
+	for _, h := range e.Origin {
+		dst = appendBytes(dst, h.Key)
+		dst = appendBytes(dst, h.Value)
 	}
 	etag := -1
 	for i, h := range e.Headers {
@@ -93,26 +115,25 @@ func decode(b []byte) (*Entry, error) {
 	e.Gen = d.uint64()
 	e.Epoch = d.uint64()
 	e.Status = int(d.uvarint(999))
-	for _, p := range [...]*int64{&e.Stored, &e.InitialAge, &e.FreshUntil, &e.KeepUntil, &e.StaleWhileRevalidate, &e.StaleIfError, &e.LastModified} {
+	for _, p := range [...]*int64{&e.Stored, &e.InitialAge, &e.FreshUntil, &e.KeepUntil, &e.StaleWhileRevalidate, &e.StaleIfError, &e.LastModified, &e.Delta} {
 		*p = int64(d.uint64())
 	}
-	etag := d.uvarint(MaxHeaders)
-	n := d.uvarint(MaxHeaders)
-	if d.err == nil && n > 0 {
-		e.Headers = make([]Header, n)
-		size := 0
-		for i := range e.Headers {
-			h := &e.Headers[i]
-			h.Key = d.bytes(MaxHeaderBytes)
-			h.Value = d.bytes(MaxHeaderBytes)
-			size += len(h.Key) + len(h.Value)
-			if d.err == nil && (!rfc.ValidFieldName(h.Key) || !rfc.ValidFieldValue(h.Value)) {
-				d.fail(fmt.Errorf("header %d is not a valid field", i))
+	e.Seq = d.uint64()
+	if nt := d.uvarint(MaxTags + 1); d.err == nil && nt > 0 {
+		e.Tags = make([]string, nt)
+		for i := range e.Tags {
+			t := d.bytes(MaxTagBytes)
+			if d.err == nil && !ValidTag(t) {
+				d.fail(fmt.Errorf("tag %d is not a valid tag", i))
 			}
+			e.Tags[i] = string(t)
 		}
-		if size > MaxHeaderBytes {
-			d.fail(errors.New("headers too large"))
-		}
+	}
+	e.Origin = d.headers(3*MaxNames, "origin header")
+	etag := d.uvarint(MaxHeaders)
+	e.Headers = d.headers(MaxHeaders, "header")
+	n := uint64(len(e.Headers))
+	if d.err == nil && n > 0 {
 		MarkFirst(e.Headers)
 		for _, h := range e.Headers {
 			if len(h.Key) == len("content-encoding") && bytes.EqualFold(h.Key, []byte("content-encoding")) {
@@ -143,9 +164,48 @@ func decode(b []byte) (*Entry, error) {
 	return e, nil
 }
 
+// headers reads a count (at most max) and that many header fields, each a
+// valid field name and value, MaxHeaderBytes in all.
+func (d *decoder) headers(max uint64, what string) []Header {
+	n := d.uvarint(max)
+	if d.err != nil || n == 0 {
+		return nil
+	}
+	hs := make([]Header, n)
+	size := 0
+	for i := range hs {
+		h := &hs[i]
+		h.Key = d.bytes(MaxHeaderBytes)
+		h.Value = d.bytes(MaxHeaderBytes)
+		size += len(h.Key) + len(h.Value)
+		if d.err == nil && (!rfc.ValidFieldName(h.Key) || !rfc.ValidFieldValue(h.Value)) {
+			d.fail(fmt.Errorf("%s %d is not a valid field", what, i))
+		}
+	}
+	if size > MaxHeaderBytes {
+		d.fail(fmt.Errorf("%ss too large", what))
+	}
+	return hs
+}
+
+// ValidTag reports whether t may be a tag: 1 to MaxTagBytes visible ASCII
+// bytes or bytes of UTF-8, no space, no control byte (CR and LF
+// included), no comma.
+func ValidTag[S ~string | ~[]byte](t S) bool {
+	if len(t) == 0 || len(t) > MaxTagBytes {
+		return false
+	}
+	for i := 0; i < len(t); i++ {
+		if c := t[i]; c <= ' ' || c == 0x7f || c == ',' {
+			return false
+		}
+	}
+	return true
+}
+
 // EncodePath returns the binary form of p.
 func EncodePath(p *Path) []byte {
-	dst := append(make([]byte, 0, 16+8*len(p.Names)), magic0, magic1, version, kindPath)
+	dst := append(make([]byte, 0, 16+8*len(p.Names)), magic0, magic1, pathVersion, kindPath)
 	dst = binary.LittleEndian.AppendUint64(dst, p.Gen)
 	return append(dst, strings.Join(p.Names, ",")...)
 }
@@ -175,6 +235,10 @@ func DecodePath(b []byte) (*Path, error) {
 }
 
 func header(b []byte, kind byte) error {
+	version := byte(responseVersion)
+	if kind == kindPath {
+		version = pathVersion
+	}
 	switch {
 	case len(b) < 4 || b[0] != magic0 || b[1] != magic1:
 		return fmt.Errorf("%w: bad magic", ErrCorrupt)

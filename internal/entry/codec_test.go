@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -23,6 +24,13 @@ func sample() *Entry {
 		StaleWhileRevalidate: -1,
 		StaleIfError:         60e9,
 		LastModified:         1690000000000000000,
+		Seq:                  12345,
+		Delta:                2e6,
+		Tags:                 []string{"product:42", "/p/:id", "prix-été"},
+		Origin: []Header{
+			{Key: []byte("Cache-Control"), Value: []byte("max-age=600")},
+			{Key: []byte("Vary"), Value: []byte("Accept")},
+		},
 		Headers: []Header{
 			{Key: []byte("Content-Type"), Value: []byte("text/plain")},
 			{Key: []byte("Link"), Value: []byte("</a>")},
@@ -69,6 +77,16 @@ func TestDecodeRejectsGarbage(t *testing.T) {
 		e.Headers = append(e.Headers, Header{Key: []byte(k), Value: []byte(v)})
 		return Encode(e)
 	}
+	withTag := func(tag string) []byte {
+		e := sample()
+		e.Tags = append(e.Tags, tag)
+		return Encode(e)
+	}
+	withOrigin := func(k, v string) []byte {
+		e := sample()
+		e.Origin = append(e.Origin, Header{Key: []byte(k), Value: []byte(v)})
+		return Encode(e)
+	}
 	withStatus := func(s int) []byte {
 		e := sample()
 		e.Status = s
@@ -80,7 +98,7 @@ func TestDecodeRejectsGarbage(t *testing.T) {
 		[]byte("fc"),
 		append([]byte{'f', 'c', 99}, good[3:]...), // a future version
 		append([]byte{'f', 'c', 1}, good[3:]...),  // the old version
-		append([]byte{'f', 'c', version, 9}, good[4:]...),
+		append([]byte{'f', 'c', responseVersion, 9}, good[4:]...),
 		EncodePath(&Path{Gen: 1}),               // a path record is not an entry
 		append(append([]byte(nil), good...), 0), // trailing byte
 		withHeader("X-Evil", "a\r\nSet-Cookie: x=1"),
@@ -88,6 +106,12 @@ func TestDecodeRejectsGarbage(t *testing.T) {
 		withHeader("X-Nul", "a\x00b"),
 		withStatus(101),
 		withStatus(0),
+		withTag(""),
+		withTag("a b"),
+		withTag("a\r\nb"),
+		withTag("a,b"),
+		withTag(strings.Repeat("t", MaxTagBytes+1)),
+		withOrigin("Cache-Control", "max-age=1\r\nX: y"),
 	}
 	for i := 1; i < len(good); i++ {
 		bad = append(bad, good[:i]) // every truncation
@@ -106,12 +130,15 @@ func TestDecodeRejectsGarbage(t *testing.T) {
 // A value that declares huge counts is refused at once, without the work
 // or the memory the counts ask for.
 func TestDecodeBoundsWork(t *testing.T) {
-	b := []byte{'f', 'c', version, kindResponse, 0}
+	b := []byte{'f', 'c', responseVersion, kindResponse, 0}
 	b = binary.AppendUvarint(b, 1)
 	b = append(b, 'k')
 	b = append(b, make([]byte, 16)...) // gen, epoch
 	b = binary.AppendUvarint(b, 200)
-	b = append(b, make([]byte, 56)...) // times
+	b = append(b, make([]byte, 64)...) // times
+	b = append(b, make([]byte, 8)...)  // seq
+	b = binary.AppendUvarint(b, 0)     // tags
+	b = binary.AppendUvarint(b, 0)     // origin
 	b = binary.AppendUvarint(b, 0)     // etag index
 	b = binary.AppendUvarint(b, 1<<40) // headers
 	_, err := Decode(b)

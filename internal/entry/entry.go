@@ -54,6 +54,14 @@ const (
 	FlagNoCache                           // always revalidated before use (no-cache)
 	FlagAutoETag                          // the ETag was computed by the cache, not sent by the handler
 	FlagProxyRevalidate                   // proxy-revalidate (or s-maxage): never served stale by a shared cache
+	FlagRewritten                         // app mode rewrote Cache-Control, Expires and Vary for clients: Origin holds the handler's own lines
+)
+
+// Bounds on an entry's tags: how many (a hit reads each tag's record) and
+// how long each may be.
+const (
+	MaxTags     = 32
+	MaxTagBytes = 256
 )
 
 // Entry is one stored response.
@@ -88,6 +96,21 @@ type Entry struct {
 	Encoding     []byte // the Content-Encoding value (aliases Headers); nil when none
 	LastModified int64  // Unix ns; 0 when none
 
+	// Origin holds the handler's own lines of the headers the app mode
+	// rewrites for clients (Cache-Control, Expires, Vary), when
+	// FlagRewritten is set: a revalidation rebuilds the response as the
+	// handler sent it and admits it again, as it would a fresh one.
+	Origin []Header
+	// Tags are the entry's tags (surrogate keys), its route's among them:
+	// an invalidation of any of them makes it unusable. Seq is the
+	// namespace's tag sequence read before its handler ran: a tag
+	// invalidated after that has a higher value in its record.
+	Tags []string
+	Seq  uint64
+	// Delta is how long the handler took to produce it (ns), for the early
+	// refresh of hot entries.
+	Delta int64
+
 	Headers []Header
 	Body    []byte
 }
@@ -118,6 +141,12 @@ func (e *Entry) Weight() uint32 {
 	n := fixed + len(e.Key) + len(e.Body) + len(e.ETag)
 	for _, h := range e.Headers {
 		n += perHeader + len(h.Key) + len(h.Value)
+	}
+	for _, h := range e.Origin {
+		n += perHeader + len(h.Key) + len(h.Value)
+	}
+	for _, t := range e.Tags {
+		n += 16 + len(t)
 	}
 	return uint32(min(n, 1<<31))
 }
