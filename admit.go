@@ -207,8 +207,16 @@ func (m *Cache) admit(c *fiber.Ctx, r *request, before []byte, now int64, raw bo
 		return nil, nil, ReasonNoCache
 	}
 
+	// In app mode a response is keyed by the request's cookies unless it
+	// says it may be shared (cookies.go), and clients are told so.
+	cookies := m.keysCookies(&ri)
+	if cookies {
+		ri.names = withCookieName(ri.names)
+	}
+	var origin []entry.Header
 	if !m.cfg.shared {
-		m.advertise(h, &ri, ttl, now)
+		origin = originLines(h)
+		m.advertise(h, &ri, ttl, now, cookies)
 	}
 	if len(ri.etag) == 0 && m.cfg.etag && !m.cfg.shared && !r.head && status == fasthttp.StatusOK {
 		h.SetBytesV(fasthttp.HeaderETag, autoETag(body))
@@ -242,8 +250,12 @@ func (m *Cache) admit(c *fiber.Ctx, r *request, before []byte, now int64, raw bo
 		}
 		e.KeepUntil = max(e.FreshUntil, now) + int64(keep)
 	}
-	if r.head {
-		e.Flags |= entry.FlagHead
+	if !m.cfg.shared {
+		e.Flags |= entry.FlagRewritten
+		e.Origin = origin
+	}
+	if r.head && (r.rebuilt == nil || r.rebuilt.Head()) {
+		e.Flags |= entry.FlagHead // a HEAD's body may be missing; a rebuilt GET's is not
 	}
 	if ri.cc.MustRevalidate {
 		e.Flags |= entry.FlagMustRevalidate
@@ -287,7 +299,13 @@ func reasonOf(why string) Reason {
 // TTL), or the handler's own if smaller; a lifetime of 0 (the default
 // without WithTTL) says no-cache, so clients revalidate, and the cache
 // answers them 304.
-func (m *Cache) advertise(h *fasthttp.ResponseHeader, ri *responseInfo, ttl time.Duration, now int64) {
+//
+// With cookies set, the response is keyed by the request's cookies: Vary:
+// Cookie tells browsers and CDNs, unless it says so already.
+func (m *Cache) advertise(h *fasthttp.ResponseHeader, ri *responseInfo, ttl time.Duration, now int64, cookies bool) {
+	if cookies && !slices.Contains(ri.names, "cookie") {
+		h.Add(fiber.HeaderVary, fiber.HeaderCookie)
+	}
 	client := m.cfg.clientTTL
 	if client < 0 {
 		client = max(ttl, 0)
@@ -456,55 +474,4 @@ func dropped(k []byte, shared bool) bool {
 		}
 	}
 	return !shared && rfc.EqualFold(k, "set-cookie")
-}
-
-// refreshed returns a copy of stale with the headers of the 304 in c
-// (RFC 9111 §4.3.4: they replace the stored ones of the same name) and a
-// freshness that starts now.
-func (m *Cache) refreshed(c *fiber.Ctx, r *request, stale *entry.Entry, now int64) *entry.Entry {
-	h := &c.Response().Header
-	e := *stale
-	e.Key = bytes.Clone(r.k.full())
-	e.Gen, e.Epoch = r.res.gen, r.res.epoch
-	lifetime := stale.Lifetime()
-	e.Headers = make([]entry.Header, 0, len(stale.Headers)+4)
-	var fresh []entry.Header
-	h.VisitAll(func(k, v []byte) {
-		if rfc.HopByHop(k) || dropped(k, m.cfg.shared) || rfc.EqualFold(k, "content-type") || bytes.EqualFold(k, m.cacheHeader) {
-			return
-		}
-		fresh = append(fresh, entry.Header{Key: bytes.Clone(k), Value: bytes.Clone(v)})
-	})
-	for _, sh := range stale.Headers {
-		if !slices.ContainsFunc(fresh, func(f entry.Header) bool { return bytes.EqualFold(f.Key, sh.Key) }) {
-			e.Headers = append(e.Headers, sh)
-		}
-	}
-	e.Headers = append(e.Headers, fresh...)
-	entry.MarkFirst(e.Headers)
-	e.ETag = nil
-	for _, hd := range e.Headers {
-		if rfc.EqualFold(hd.Key, "etag") {
-			e.ETag = hd.Value
-		}
-	}
-	if m.cfg.shared {
-		ri := readResponse(h, r.now, now)
-		ri.cc = rfc.NewResponseDirectives()
-		for _, hd := range e.Headers {
-			if rfc.EqualFold(hd.Key, "cache-control") {
-				ri.cc.Parse(hd.Value)
-			}
-		}
-		if l, ok := rfc.FreshnessLifetime(&ri.cc, &ri.times, true); ok {
-			lifetime = int64(l)
-		}
-		e.InitialAge = int64(rfc.InitialAge(&ri.times))
-	}
-	e.Stored = now
-	if stale.FreshUntil != entry.Forever {
-		e.FreshUntil = now + lifetime - e.InitialAge
-		e.KeepUntil = max(e.FreshUntil, now) + (stale.KeepUntil - stale.FreshUntil)
-	}
-	return &e
 }

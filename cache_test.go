@@ -270,9 +270,10 @@ func TestKeyPrefixAndVersion(t *testing.T) {
 	app.Get("/x", k.Handler("x"))
 	testkit.Do(t, app, "GET", "/x")
 	require.NotEmpty(t, s.Keys())
-	// <prefix>v3:{<hash tag>}:p (path record), :n (Vary names), :e:<hash>
-	// (entry); every key of a path shares the tag (Redis Cluster slot);
-	// and one <prefix>v3:epoch for the namespace.
+	// <prefix>v3:{<hash tag>}:p (path record), :n (Vary names: here the
+	// request's cookies, cookies.go), :e:<hash> (entry); every key of a
+	// path shares the tag (Redis Cluster slot); and one <prefix>v3:epoch
+	// for the namespace.
 	keyRE := regexp.MustCompile(`^shop:v3:(?:\{[0-9a-f]{24}\}:(p|n|e:[0-9a-f]{32})|(epoch))$`)
 	kinds := map[string]bool{}
 	for _, key := range s.Keys() {
@@ -281,8 +282,8 @@ func TestKeyPrefixAndVersion(t *testing.T) {
 			kinds[m[1]+m[2]] = true
 		}
 	}
-	assert.True(t, kinds["p"] && kinds["epoch"], "a path record, an entry and the epoch: %v", s.Keys())
-	assert.Len(t, s.Keys(), 3, "%v", s.Keys())
+	assert.True(t, kinds["p"] && kinds["n"] && kinds["epoch"], "a path record, its names, an entry and the epoch: %v", s.Keys())
+	assert.Len(t, s.Keys(), 4, "%v", s.Keys())
 
 	// Two apps, one storage, two prefixes: neither sees the other's entries.
 	app2 := fiber.New()
@@ -430,8 +431,8 @@ func TestResponseFreshnessLowersTTL(t *testing.T) {
 				rounding = time.Second
 			}
 			// Stored for the lifetime, less the time the request took.
-			assert.LessOrEqual(t, s.LastExp(), tc.store)
-			assert.Greater(t, s.LastExp(), tc.store-rounding-500*time.Millisecond, "stored for %v", s.LastExp())
+			assert.LessOrEqual(t, s.LastExpOf("entry"), tc.store)
+			assert.Greater(t, s.LastExpOf("entry"), tc.store-rounding-500*time.Millisecond, "stored for %v", s.LastExpOf("entry"))
 			m := regexp.MustCompile(`(?:^|, )max-age=(\d+)`).FindStringSubmatch(r.Header.Get("Cache-Control"))
 			require.NotNil(t, m, r.Header.Get("Cache-Control"))
 			maxAge, _ := strconv.Atoi(m[1])
@@ -692,7 +693,7 @@ func TestStorageGetsCompactBinary(t *testing.T) {
 		}
 	}
 	require.NotNil(t, resp)
-	assert.True(t, bytes.HasPrefix(resp, []byte("fc\x02")), "versioned format")
+	assert.True(t, bytes.HasPrefix(resp, []byte("fc\x03")), "versioned format")
 	assert.True(t, bytes.Contains(resp, []byte(body)), "body stored raw, not base64")
 	// Beyond the body: the key material, the times, and the headers
 	// (Content-Type, Cache-Control, Expires, ETag), never base64's third.

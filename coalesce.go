@@ -113,12 +113,13 @@ func (fs *flights) close(f *flight) {
 }
 
 // land ends the leader's flight, publishing e (nil: nothing to hand on) to
-// the followers, with the leader's values of the headers e varies on.
-func (fs *flights) land(f *flight, slot int, e *entry.Entry, names []string, h *fasthttp.RequestHeader, raw bool) {
+// the followers, with the leader's values of the headers e varies on
+// (ignore: WithCookieIgnore's patterns).
+func (fs *flights) land(f *flight, slot int, e *entry.Entry, names []string, h *fasthttp.RequestHeader, raw bool, ignore []string) {
 	if e != nil {
 		f.e, f.names = e, names
 		for _, name := range names {
-			f.values = append(f.values, appendRequestValues(nil, h, name, raw))
+			f.values = append(f.values, appendVaryValue(nil, h, name, raw, ignore))
 		}
 	}
 	if f.key != nil {
@@ -135,7 +136,7 @@ func (fs *flights) land(f *flight, slot int, e *entry.Entry, names []string, h *
 
 // wait waits for the leader, at most d, and returns its entry if it
 // answers a request with header h, or nil.
-func (f *flight) wait(d time.Duration, h *fasthttp.RequestHeader, head, raw bool) *entry.Entry {
+func (f *flight) wait(d time.Duration, h *fasthttp.RequestHeader, head, raw bool, ignore []string) *entry.Entry {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
@@ -148,7 +149,7 @@ func (f *flight) wait(d time.Duration, h *fasthttp.RequestHeader, head, raw bool
 	}
 	var buf []byte
 	for i, name := range f.names {
-		buf = appendRequestValues(buf[:0], h, name, raw)
+		buf = appendVaryValue(buf[:0], h, name, raw, ignore)
 		if !bytes.Equal(buf, f.values[i]) {
 			return nil
 		}

@@ -31,7 +31,7 @@ func (m *Cache) fetch(c *fiber.Ctx, r *request, stale *entry.Entry, refresh bool
 	}
 	if !leader {
 		m.observe(EventCoalesced, ReasonNone)
-		if e := f.wait(m.cfg.coalesceWait, h, r.head, raw); e != nil && acceptable(r.rh.ae, e, f.names) {
+		if e := f.wait(m.cfg.coalesceWait, h, r.head, raw, m.cfg.cookieIgnore); e != nil && acceptable(r.rh.ae, e, f.names) {
 			return m.serveEntry(c, &r.rh, e, r.now, outcomeCollapsed, ReasonNone)
 		}
 		f = nil // the leader stored nothing for us: run the handler
@@ -40,7 +40,7 @@ func (m *Cache) fetch(c *fiber.Ctx, r *request, stale *entry.Entry, refresh bool
 		// after every follower joined, and hand them what it finds.
 		m.flights.close(f)
 		if e := m.lookAgain(c, r); e != nil {
-			m.flights.land(f, r.slot, e, r.k.names, h, raw)
+			m.flights.land(f, r.slot, e, r.k.names, h, raw, m.cfg.cookieIgnore)
 			return m.serveEntry(c, &r.rh, e, r.now, outcomeHit, ReasonNone)
 		}
 	}
@@ -50,7 +50,7 @@ func (m *Cache) fetch(c *fiber.Ctx, r *request, stale *entry.Entry, refresh bool
 	)
 	if f != nil {
 		// Deferred, so followers are released even if the handler panics.
-		defer func() { m.flights.land(f, r.slot, stored, names, h, raw) }()
+		defer func() { m.flights.land(f, r.slot, stored, names, h, raw, m.cfg.cookieIgnore) }()
 	}
 	var err error
 	stored, names, err = m.run(c, r, stale, f)
@@ -153,18 +153,16 @@ func (m *Cache) run(c *fiber.Ctx, r *request, stale *entry.Entry, f *flight) (*e
 		return nil, nil, m.serveEntry(c, &r.rh, stale, r.now, outcomeStaleError, ReasonNone)
 	}
 	if herr != nil {
-		m.notStored(c, ReasonHandlerError)
+		m.notStored(c, outcomeMiss, ReasonHandlerError)
 		return nil, nil, herr
 	}
+	// A 304 confirms the stale entry: the response it stands for is
+	// rebuilt and goes through the same admission as a fresh one.
+	o := outcomeMiss
 	if stale != nil && conditional && status == fasthttp.StatusNotModified {
-		e := m.refreshed(c, r, stale, now)
-		ok := m.put(c, r, e, r.k.names)
-		m.resetResponse(c, before)
+		m.rebuild(c, stale, before)
+		r.rebuilt, o = stale, outcomeRevalidated
 		m.observe(EventRevalidated, ReasonNone)
-		if !ok {
-			return nil, nil, m.serveEntry(c, &r.rh, e, now, outcomeMiss, ReasonInvalidated)
-		}
-		return e, r.k.names, m.serveEntry(c, &r.rh, e, now, outcomeRevalidated, ReasonNone)
 	}
 
 	e, names, why := m.admit(c, r, before, now, raw)
@@ -175,8 +173,13 @@ func (m *Cache) run(c *fiber.Ctx, r *request, stale *entry.Entry, f *flight) (*e
 		why = ReasonInvalidated
 	}
 	if why != ReasonNone {
-		m.notStored(c, why)
-		m.answerLive(c, r, e, now, before, why)
+		if r.rebuilt != nil && why != ReasonInvalidated {
+			// What the handler now says of the stored response forbids
+			// keeping it: it goes, and this answer is passed on.
+			m.dropRebuilt(r)
+		}
+		m.notStored(c, o, why)
+		m.answerLive(c, r, e, now, before, o, why)
 		return nil, nil, nil
 	}
 	m.observe(EventMiss, ReasonNone)
@@ -189,17 +192,25 @@ func (m *Cache) run(c *fiber.Ctx, r *request, stale *entry.Entry, f *flight) (*e
 		m.log.l.LogAttrs(c.UserContext(), slog.LevelDebug, "store_in_cache",
 			requestAttrs(c, slog.Int64("max_age", maxAge), slog.Any("vary", names), slog.Int("status", e.Status))...)
 	}
-	if m.answerLive(c, r, e, now, before, ReasonNone) {
+	if m.answerLive(c, r, e, now, before, o, ReasonNone) {
 		return e, names, nil
 	}
-	m.setStatus(c, outcomeMiss, ReasonNone, e, now)
+	m.setStatus(c, o, ReasonNone, e, now)
 	return e, names, nil
+}
+
+// dropRebuilt removes the stale entry a revalidation found no longer
+// storable, so that no later request is answered with it.
+func (m *Cache) dropRebuilt(r *request) {
+	stale := r.rebuilt
+	k := keys{buf: stale.Key, pathLen: r.k.pathLen, baseLen: r.k.baseLen, pathHash: r.k.pathHash}
+	m.storageCall("drop", func(ctx context.Context) error { return m.b.drop(ctx, &k, stale) })
 }
 
 // answerLive answers the client's own validators and Range from e, the
 // entry just made of the handler's response (stored or not), instead of
 // the response itself. It reports whether it did.
-func (m *Cache) answerLive(c *fiber.Ctx, r *request, e *entry.Entry, now int64, before []byte, why Reason) bool {
+func (m *Cache) answerLive(c *fiber.Ctx, r *request, e *entry.Entry, now int64, before []byte, o outcome, why Reason) bool {
 	if e == nil {
 		return false
 	}
@@ -208,15 +219,16 @@ func (m *Cache) answerLive(c *fiber.Ctx, r *request, e *entry.Entry, now int64, 
 		return false
 	}
 	m.resetResponse(c, before)
-	_ = m.serveEntry(c, &r.rh, e, now, outcomeMiss, why)
+	_ = m.serveEntry(c, &r.rh, e, now, o, why)
 	return true
 }
 
-// notStored counts and logs a response that was not stored.
-func (m *Cache) notStored(c *fiber.Ctx, why Reason) {
+// notStored counts and logs a response that was not stored (o: a miss
+// or a revalidation).
+func (m *Cache) notStored(c *fiber.Ctx, o outcome, why Reason) {
 	m.observe(EventMiss, ReasonNone)
 	m.observe(EventNotStored, why)
-	m.setStatus(c, outcomeMiss, why, nil, 0)
+	m.setStatus(c, o, why, nil, 0)
 	if m.log.enabled(LevelTrace) {
 		m.log.l.LogAttrs(c.UserContext(), LevelTrace, "response_not_cachable",
 			requestAttrs(c, slog.String("reason", why.String()), slog.Int("status", c.Response().StatusCode()))...)

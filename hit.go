@@ -101,9 +101,7 @@ func (m *Cache) finishHit(c *fiber.Ctx, e *entry.Entry, now int64, o outcome, wh
 	// One of hit, stale, not_modified or miss per request: a miss was
 	// counted where the handler ran.
 	switch {
-	case o == outcomeMiss:
-	case o == outcomeRevalidated:
-		m.observe(EventMiss, ReasonNone)
+	case o == outcomeMiss, o == outcomeRevalidated:
 	case notModified:
 		m.observe(EventNotModified, ReasonNone)
 	case o == outcomeHit || o == outcomeCollapsed:

@@ -31,6 +31,7 @@ type keys struct {
 	pathHash uint64   // of the path part, with the cache's seed
 	names    []string // the names the entry material was last built with
 	learnt   []string // the names the lookup found learnt for the path
+	ignore   []string // WithCookieIgnore's patterns, for cookieName
 }
 
 // path returns the material naming the path record.
@@ -43,7 +44,7 @@ func (k *keys) variant(h *fasthttp.RequestHeader, names []string, fold bool) []b
 	k.names = names
 	for _, name := range names {
 		k.buf = append(append(k.buf, name...), 0)
-		k.buf = appendRequestValues(k.buf, h, name, fold)
+		k.buf = appendVaryValue(k.buf, h, name, fold, k.ignore)
 		k.buf = append(k.buf, 0)
 	}
 	return k.buf
@@ -62,6 +63,7 @@ func (m *Cache) buildKeys(c *fiber.Ctx, a *appInfo, rh *reqHeaders, k *keys) boo
 	h := &req.Header
 	u := req.URI()
 	trusted := c.IsProxyTrusted()
+	k.ignore = m.cfg.cookieIgnore
 	b := append(k.buf[:0], keyVersion...)
 	b = append(b, 0)
 	if hostname := rh.fwdHost; trusted && len(hostname) > 0 {
@@ -208,6 +210,16 @@ func appendRequestValues(b []byte, h *fasthttp.RequestHeader, name string, fold 
 		}
 	})
 	return append(b, 'E')
+}
+
+// appendVaryValue appends what the key holds of the request for one of
+// the names a path varies on: the lines of that header, or, for
+// cookieName, the request's cookies but those ignore leaves out.
+func appendVaryValue(b []byte, h *fasthttp.RequestHeader, name string, fold bool, ignore []string) []byte {
+	if name == cookieName {
+		return appendCookies(b, h, ignore)
+	}
+	return appendRequestValues(b, h, name, fold)
 }
 
 // appendLine appends 'L', the length of v and v.

@@ -46,6 +46,8 @@ type config struct {
 	coalesceWait   time.Duration
 	queryIgnore    []string
 	querySort      bool
+	cookieIgnore   []string // WithCookieIgnore's patterns
+	cookiesShared  bool     // WithCookieIgnore("*"): no response is keyed by cookies
 	keyFunc        func(c *fiber.Ctx, key []byte) []byte
 	next           func(c *fiber.Ctx) bool
 	clock          func() time.Time
@@ -374,6 +376,34 @@ func WithQueryIgnore(patterns ...string) Option {
 			}
 		}
 		c.queryIgnore = append(c.queryIgnore, patterns...)
+	}
+}
+
+// WithCookieIgnore names the cookies that do not change a response, such
+// as analytics or consent cookies ("_ga*", "consent"): globs where '*'
+// matches any run of characters and '?' one character, compared with
+// cookie names as sent.
+//
+// In app mode, a request that carries cookies is never answered with an
+// entry stored for other cookies: a response is keyed by the request's
+// cookies, as if it said Vary: Cookie (and it tells browsers and CDNs so
+// with Vary: Cookie), unless it says public or s-maxage. Requests without
+// cookies share their entries, and so do requests whose cookies all match
+// these patterns. WithCookieIgnore("*") leaves every cookie out: responses
+// are then shared whatever cookies a request carries, so per-user pages
+// must say private. The shared-cache mode (WithSharedCache) follows RFC
+// 9111 and keys cookies only when a response says Vary: Cookie.
+func WithCookieIgnore(patterns ...string) Option {
+	return func(c *config) {
+		for _, p := range patterns {
+			switch p {
+			case "":
+				c.errs = append(c.errs, fmt.Errorf("WithCookieIgnore: an empty pattern matches nothing; remove it"))
+			case "*":
+				c.cookiesShared = true
+			}
+		}
+		c.cookieIgnore = append(c.cookieIgnore, patterns...)
 	}
 }
 

@@ -21,6 +21,9 @@ type request struct {
 	app  *appInfo
 	slot int
 	seen uint64 // flights landed in the slot when the lookup started
+	// rebuilt is the stale entry a revalidation's 304 confirmed: the
+	// response being admitted is it, updated by the 304 (revalidate.go).
+	rebuilt *entry.Entry
 }
 
 var requestPool = sync.Pool{New: func() any { return &request{k: keys{buf: make([]byte, 0, 256)}} }}
@@ -30,7 +33,7 @@ func (r *request) release() {
 		return
 	}
 	r.k.buf, r.k.names, r.k.learnt = r.k.buf[:0], nil, nil
-	r.res = lookupResult{}
+	r.res, r.rebuilt = lookupResult{}, nil
 	requestPool.Put(r)
 }
 

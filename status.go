@@ -39,7 +39,7 @@ func (m *Cache) setStatus(c *fiber.Ctx, o outcome, why Reason, e *entry.Entry, n
 	h := &c.Response().Header
 	if m.cacheHeader != nil {
 		switch {
-		case o <= outcomeRevalidated:
+		case o < outcomeRevalidated, o == outcomeRevalidated && why == ReasonNone:
 			h.SetCanonical(m.cacheHeader, strHit)
 		case o == outcomeMiss && why == ReasonNone:
 			h.SetCanonical(m.cacheHeader, strMiss)
@@ -69,7 +69,12 @@ func (m *Cache) setStatus(c *fiber.Ctx, o outcome, why Reason, e *entry.Entry, n
 	case outcomeCollapsed:
 		b = append(b, "; fwd=uri-miss; collapsed"...)
 	case outcomeRevalidated:
-		b = append(b, "; fwd=stale; fwd-status=304; stored"...)
+		b = append(b, "; fwd=stale; fwd-status=304"...)
+		if why == ReasonNone {
+			b = append(b, "; stored"...)
+		} else {
+			b = append(append(b, "; detail="...), why.String()...)
+		}
 	case outcomeMiss:
 		b = append(b, "; fwd=uri-miss"...)
 		if why == ReasonNone {

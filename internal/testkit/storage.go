@@ -23,6 +23,7 @@ type Storage struct {
 	mu      sync.Mutex // guards data, lastExp, fail, before, after
 	data    map[string][]byte
 	lastExp time.Duration
+	kindExp map[string]time.Duration // by Kind(key): the last Set of that kind
 	fail    error
 	before  func(Op)
 	after   func(Op)
@@ -58,6 +59,14 @@ func (s *Storage) LastExp() time.Duration {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.lastExp
+}
+
+// LastExpOf returns the expiration given to the last successful Set of a
+// key of that kind (Kind: "entry", "path", ...).
+func (s *Storage) LastExpOf(kind string) time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.kindExp[kind]
 }
 
 // Fail makes every later call return err, without reaching the data (they
@@ -150,6 +159,10 @@ func (s *Storage) Set(key string, val []byte, exp time.Duration) error {
 			s.data[key] = append([]byte(nil), val...)
 		}
 		s.lastExp = exp
+		if s.kindExp == nil {
+			s.kindExp = map[string]time.Duration{}
+		}
+		s.kindExp[Kind(key)] = exp
 		return nil, nil
 	})
 	return err
