@@ -63,7 +63,7 @@ func (b memBackend) lookup(_ context.Context, k *keys, h *fasthttp.RequestHeader
 	res.gen, res.names, res.created = p.Gen(), p.Names(), created
 	res.epoch = b.s.Epoch()
 	if !created {
-		res.entry = b.s.Entry(k.variant(h, res.names, fold))
+		res.entry, _ = b.s.Entry(k.variant(h, res.names, fold))
 	} else {
 		k.variant(h, res.names, fold)
 	}
@@ -75,7 +75,7 @@ func (b memBackend) put(_ context.Context, k *keys, e *entry.Entry, names []stri
 	if p == nil || p.Gen() != e.Gen {
 		return false, nil
 	}
-	b.s.SetEntry(e)
+	b.s.SetEntry(e, nil)
 	p.AddNames(names)
 	// An invalidation that came meanwhile left e unusable; say so, so that
 	// no waiting request is handed it.

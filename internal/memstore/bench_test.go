@@ -20,13 +20,13 @@ func BenchmarkGet(b *testing.B) {
 		keys[i] = key(i)
 		e := newEntry(1024, now)
 		e.Key = keys[i]
-		s.SetEntry(e)
+		s.SetEntry(e, nil)
 	}
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		i := 0
 		for pb.Next() {
-			if s.Entry(keys[i%n]) == nil {
+			if e, _ := s.Entry(keys[i%n]); e == nil {
 				b.Error("miss")
 				return
 			}
@@ -49,13 +49,13 @@ func BenchmarkSet(b *testing.B) {
 	for ; s.WeightedSize() < 16<<20-uint64(proto.Weight())-64; i++ {
 		e := *proto
 		e.Key = key(i)
-		s.SetEntry(&e)
+		s.SetEntry(&e, nil)
 	}
 	b.ReportAllocs()
 	for b.Loop() {
 		i++
 		e := *proto
 		e.Key = key(i)
-		s.SetEntry(&e)
+		s.SetEntry(&e, nil)
 	}
 }

@@ -73,16 +73,23 @@ type pathValue struct{ *Path }
 
 func (p pathValue) weight() uint32 { return uint32(96 + len(p.key)) }
 
-type entryValue struct{ *entry.Entry }
+// entryValue is a stored entry with the records of its tags, resolved when
+// it was stored.
+type entryValue struct {
+	*entry.Entry
+	tags []*Tag
+}
 
-func (e entryValue) weight() uint32 { return e.Weight() }
+func (e entryValue) weight() uint32 { return e.Weight() + uint32(8*len(e.tags)) }
 
 // Store holds path records and decoded entries, bounded by their estimated
 // weight in bytes. It is safe for concurrent use.
 type Store struct {
-	c     *otter.Cache[uint64, value]
-	seed  maphash.Seed
-	epoch atomic.Uint64
+	c       *otter.Cache[uint64, value]
+	seed    maphash.Seed
+	tagSeed maphash.Seed
+	epoch   atomic.Uint64
+	seq     atomic.Uint64 // the tag sequence (tags.go)
 }
 
 // New returns a store whose records weigh at most maxBytes in all, keyed
@@ -91,12 +98,20 @@ func New(maxBytes int, seed maphash.Seed) (*Store, error) {
 	c, err := otter.New(&otter.Options[uint64, value]{
 		MaximumWeight: uint64(maxBytes),
 		Weigher:       func(_ uint64, v value) uint32 { return v.weight() },
+		// A tag record that leaves the store takes its entries' usability
+		// with it (tags.go).
+		OnAtomicDeletion: func(e otter.DeletionEvent[uint64, value]) {
+			if t, ok := e.Value.(tagValue); ok {
+				t.dead.Store(true)
+			}
+		},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("fibercache: in-process store: %w", err)
 	}
-	s := &Store{c: c, seed: seed}
+	s := &Store{c: c, seed: seed, tagSeed: maphash.MakeSeed()}
 	s.epoch.Store(NewGen()) // never 0, like the storages' epochs
+	s.seq.Store(1)
 	return s, nil
 }
 
@@ -143,18 +158,22 @@ func (s *Store) PathHashed(key []byte, h uint64, create bool) (p *Path, created 
 	return np, true
 }
 
-// Entry returns the entry stored under key, or nil.
-func (s *Store) Entry(key []byte) *entry.Entry {
+// Entry returns the entry stored under key, or nil, and the records of its
+// tags (in the order of e.Tags).
+func (s *Store) Entry(key []byte) (*entry.Entry, []*Tag) {
 	if v, ok := s.c.GetIfPresent(s.hash(key)); ok {
 		if ev, ok := v.(entryValue); ok && bytes.Equal(ev.Key, key) {
-			return ev.Entry
+			return ev.Entry, ev.tags
 		}
 	}
-	return nil
+	return nil, nil
 }
 
-// SetEntry stores e under e.Key, replacing what was there.
-func (s *Store) SetEntry(e *entry.Entry) { s.c.Set(s.hash(e.Key), entryValue{e}) }
+// SetEntry stores e under e.Key, with the records of its tags (in the
+// order of e.Tags), replacing what was there.
+func (s *Store) SetEntry(e *entry.Entry, tags []*Tag) {
+	s.c.Set(s.hash(e.Key), entryValue{e, tags})
+}
 
 // DeleteEntry removes the entry stored under key, if it is e.
 func (s *Store) DeleteEntry(e *entry.Entry) {

@@ -102,7 +102,7 @@ func TestMemoryBound(t *testing.T) {
 				e := newEntry(tc.body(i), now)
 				e.Key = key(i)
 				weights += uint64(e.Weight())
-				s.SetEntry(e)
+				s.SetEntry(e, nil)
 			}
 			size := s.WeightedSize() // runs pending evictions
 			after := heapAlloc()
