@@ -278,7 +278,7 @@ func TestHelper_InvalidateRouteErrors(t *testing.T) {
 		params fiber.Map
 		want   []string // in the error message
 	}{
-		{"unknown name", "nope", nil, []string{`"nope"`, "Name("}},
+		{"unknown name", "nope", nil, []string{`no route is named "nope"`, "nothing was invalidated"}},
 		{"empty name", "", nil, []string{"empty"}},
 		{"empty required param", "user", fiber.Map{"id": ""}, []string{`"id"`, "empty"}},
 	}
@@ -313,7 +313,7 @@ func TestHelper_InvalidateRouteMissingParamsInvalidatesEverything(t *testing.T) 
 		{"missing param among others", "flight", fiber.Map{"from": "LAX"}},
 		{"nil param", "user", fiber.Map{"id": nil}},
 		{"missing plus", "assets", nil},
-		{"missing constrained param", "order", fiber.Map{"ID2": 1}},
+		{"missing constrained param", "order", nil},
 	}
 	for _, tc := range cases {
 		for _, how := range []string{"helper", "cache"} {
@@ -446,4 +446,48 @@ func TestHelper_ErrorsAreNotMissingCaching(t *testing.T) {
 	err := s.helper(func(h *cache.CacheHelper) error { return h.InvalidateRoute("nope", nil) })
 	require.Error(t, err)
 	assert.False(t, errors.Is(err, cache.ErrMissingCaching))
+}
+
+// A parameter name the route does not have (a typo) is an error, and
+// nothing is invalidated: not the route, not everything.
+func TestInvalidateRoute_UnknownParameterInvalidatesNothing(t *testing.T) {
+	for _, how := range []string{"helper", "cache"} {
+		t.Run(how, func(t *testing.T) {
+			other := testkit.Counter{}
+			app2 := fiber.New() // another app, its own cache and in-process store
+			app2.Get("/elsewhere", cache.New(), other.Handler("elsewhere"))
+			s := newInvSiteWith(t, invRoutes)
+			s.warm("/users/3", "en")
+			s.warm("/posts/hello", "")
+			require.True(t, other.Ran(t, app2, "/elsewhere"))
+			for _, params := range []fiber.Map{{"Id ": 3}, {"id": 3, "page": 2}, {"idd": nil}} {
+				var err error
+				if how == "helper" {
+					err = s.helper(func(h *cache.CacheHelper) error { return h.InvalidateRoute("user", params) })
+				} else {
+					err = s.cache.InvalidateRoute(s.app, invBase, "user", params)
+				}
+				require.Error(t, err, "%v", params)
+				assert.Contains(t, err.Error(), "has no parameter")
+				assert.Contains(t, err.Error(), `its parameters are "id"`)
+				assert.Contains(t, err.Error(), "nothing was invalidated")
+			}
+			s.hit(fiber.MethodGet, "/users/3", "en")
+			s.hit(fiber.MethodGet, "/posts/hello", "")
+			require.False(t, other.Ran(t, app2, "/elsewhere"), "another cache of the process")
+		})
+	}
+}
+
+// The unknown-route error names the route meant, with its group's prefix.
+func TestInvalidateRoute_UnknownNameSaysWhatIsTrue(t *testing.T) {
+	s := newInvSiteWith(t, invRoutes) // has "api.item"
+	for _, err := range []error{
+		s.helper(func(h *cache.CacheHelper) error { return h.InvalidateRoute("item", fiber.Map{"id": 9}) }),
+		s.cache.InvalidateRoute(s.app, invBase, "item", fiber.Map{"id": 9}),
+	} {
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), `no route is named "item"; did you mean "api.item"?`)
+		assert.NotContains(t, err.Error(), `Name("item")`, "the route already is named so")
+	}
 }
