@@ -107,3 +107,8 @@ func (h *CacheHelper) InvalidateRoute(name string, params fiber.Map) error {
 	}
 	return nil
 }
+
+// InvalidateAll makes everything stored in the namespace of the cache
+// handling the request unusable, as Cache.InvalidateAll does: its storage
+// under its key prefix, on every instance sharing it, and nothing else.
+func (h *CacheHelper) InvalidateAll() error { return h.m.InvalidateAll() }

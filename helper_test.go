@@ -491,3 +491,67 @@ func TestInvalidateRoute_UnknownNameSaysWhatIsTrue(t *testing.T) {
 		assert.NotContains(t, err.Error(), `Name("item")`, "the route already is named so")
 	}
 }
+
+// InvalidateAll drops everything of this cache's namespace, on every
+// instance sharing it, and nothing of other namespaces: another key prefix
+// on the same storage, another cache of the process with its own store.
+func TestInvalidateAll(t *testing.T) {
+	for store, opts := range invStores() {
+		for _, how := range []string{"helper", "cache"} {
+			t.Run(store+"/"+how, func(t *testing.T) {
+				other := testkit.Counter{}
+				app2 := fiber.New()
+				app2.Get("/elsewhere", cache.New(), other.Handler("elsewhere"))
+				s := newInvSiteWith(t, invRoutes, opts(t)...)
+				for _, u := range []string{"/users", "/posts/hello", "/files/a/b", "/v/x?y=1"} {
+					s.warm(u, "")
+				}
+				s.warm("/users/42", "en")
+				require.True(t, other.Ran(t, app2, "/elsewhere"))
+				if how == "helper" {
+					require.NoError(t, s.helper(func(h *cache.CacheHelper) error { return h.InvalidateAll() }))
+				} else {
+					require.NoError(t, s.cache.InvalidateAll())
+				}
+				for _, u := range []string{"/users", "/posts/hello", "/files/a/b", "/v/x?y=1"} {
+					s.miss(fiber.MethodGet, u, "")
+				}
+				s.miss(fiber.MethodHead, "/users/42", "en")
+				require.False(t, other.Ran(t, app2, "/elsewhere"), "another cache of the process, with its own store")
+			})
+		}
+	}
+}
+
+// On one fiber.Storage: the instances under the flushed prefix miss, those
+// under another prefix still hit.
+func TestInvalidateAll_OneStorageTwoPrefixes(t *testing.T) {
+	st := testkit.NewStorage()
+	on := func(prefix string) *invSite {
+		return newInvSite(t, cache.WithStorage(st), cache.WithKeyPrefix(prefix))
+	}
+	a1, a2, b := on("a:"), on("a:"), on("b:")
+	a1.warm("/users/42", "en")
+	a2.hit(fiber.MethodGet, "/users/42", "en", "a2 shares a1's namespace")
+	b.warm("/users/42", "en")
+	require.NoError(t, a2.cache.InvalidateAll())
+	a1.miss(fiber.MethodGet, "/users/42", "en", "every instance of the namespace")
+	b.hit(fiber.MethodGet, "/users/42", "en", "another prefix")
+}
+
+// On Redis: two prefixes on one Redis, two instances on the first.
+func TestRedisInvalidateAll_TwoPrefixes(t *testing.T) {
+	prefixes := invRedisPrefixes(t)
+	a1, a2 := newInvRedisSites(t, prefixes(), nil)
+	b, _ := newInvRedisSites(t, prefixes(), nil)
+	for _, u := range []string{"/users/42", "/v/x?y=1"} {
+		a1.warm(u, "en")
+		a2.hit(fiber.MethodGet, u, "en", "a2 shares a1's namespace")
+		b.warm(u, "en")
+	}
+	require.NoError(t, a2.helper(func(h *cache.CacheHelper) error { return h.InvalidateAll() }))
+	for _, u := range []string{"/users/42", "/v/x?y=1"} {
+		a1.miss(fiber.MethodGet, u, "en", "every instance of the namespace")
+		b.hit(fiber.MethodGet, u, "en", "another prefix on the same Redis")
+	}
+}

@@ -239,3 +239,21 @@ func (m *Cache) InvalidateRoute(app *fiber.App, baseURL, name string, params fib
 func (m *Cache) invalidateWholeRoute(route fiber.Route) {
 	m.invalidatePaths(nil, nil)
 }
+
+// InvalidateAll makes everything stored in this cache's namespace (its
+// storage, under its key prefix) unusable, on every instance sharing it:
+// one storage write, the namespace's epoch, whatever it holds. Other
+// namespaces are left alone: another WithKeyPrefix on the same storage,
+// and the other caches of the process with storages of their own (each
+// default in-process store is one cache's own). An invalidation that
+// cannot reach the storage now is kept and retried until it lands, and
+// meanwhile this instance serves nothing from the cache, so it returns no
+// error for it.
+func (m *Cache) InvalidateAll() error {
+	m.invalidateOwn(nil)
+	m.observe(EventInvalidation, ReasonNone)
+	if m.log.enabled(slog.LevelDebug) {
+		m.log.log(slog.LevelDebug, "invalidate", slog.String("dropped", "everything in the namespace (epoch)"))
+	}
+	return nil
+}
