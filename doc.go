@@ -147,9 +147,15 @@ that could not reach the storage is pending (see Storage failures).
 Inside a handler, Helper(c) returns a CacheHelper whose InvalidateURL
 ("/users" or a full URL) and InvalidateRoute (a route name and its
 parameters) do the same; outside requests, use the *Cache of NewCache.
-InvalidateRoute with parameters missing cannot name the route's URLs: it
-invalidates everything every cache of the process holds, on every instance
-sharing their storages.
+A path is named as clients send it: InvalidateRoute reads a parameter value
+as c.Params returns it (spelt as clients send it, or decoded with
+UnescapePath). An unknown route name, a parameter name the route does not
+have, and a value that cannot be that parameter are errors, and nothing is
+invalidated. InvalidateRoute with parameters missing cannot name the
+route's URLs: it invalidates everything every cache of the process holds,
+on every instance sharing their storages. InvalidateAll invalidates
+everything in one cache's namespace (its storage and key prefix), on every
+instance sharing it, and nothing else.
 
 # Storage failures
 

@@ -3,7 +3,6 @@ package cache
 import (
 	"errors"
 	"fmt"
-	"net/url"
 
 	"github.com/gofiber/fiber/v2"
 )
@@ -15,7 +14,7 @@ import (
 type CacheHelper struct {
 	m    *Cache
 	app  *fiber.App
-	base *url.URL // scheme, host and path of the request
+	base reqBase // scheme, host and path of the request
 }
 
 // Helper returns the helper of the cache middleware handling c's request,
@@ -44,43 +43,72 @@ func (h *CacheHelper) Cache() *Cache { return h.m }
 // unusable, as Cache.InvalidateURL does: every query string, every Vary
 // variant, GET and HEAD, in every cache of the process and on every
 // instance sharing the storage. rawURL is a path ("/users/42", on the
-// current request's host; a query in it changes nothing, the whole path
-// goes) or a full URL ("https://example.com/users/42").
+// current request's host; a relative one resolves against the request's
+// path; a query in it changes nothing, the whole path goes) or a full URL
+// ("https://example.com/users/42").
+//
+// The path is read as a client sending it would: "." and ".." segments
+// resolved, bytes outside RFC 3986's pchar that clients percent-encode (a
+// space, non-ASCII text) percent-encoded, the rest as written. The bytes
+// [ ] ^ ` { | } and a '%' that starts no %XX, which some clients send raw
+// and others encoded, are invalidated in both spellings. With
+// UnescapePath, the path is decoded as Fiber decodes it (a '+' is a
+// space).
 func (h *CacheHelper) InvalidateURL(rawURL string) error {
 	if rawURL == "" {
 		return errors.New(`fibercache: InvalidateURL(""): the URL is empty; pass a path like "/users/42" or a full URL`)
 	}
-	ref, err := url.Parse(rawURL)
+	_, host, path, err := h.base.resolve(rawURL)
 	if err != nil {
-		return fmt.Errorf("fibercache: InvalidateURL(%q): %w", rawURL, err)
+		return fmt.Errorf("fibercache: InvalidateURL(%q): the URL must be a path or an http(s) URL: %w", rawURL, err)
 	}
-	u := h.base.ResolveReference(ref)
-	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
-		return fmt.Errorf("fibercache: InvalidateURL(%q): the URL must be a path or an http(s) URL", rawURL)
-	}
-	a := h.m.appInfo(h.app)
-	h.m.invalidatePaths(nil, pathMaterial(u.Host, urlPath(u, a), a))
+	h.m.invalidateClientPaths(nil, host, path, h.m.appInfo(h.app), nil)
 	return nil
 }
 
-// InvalidateRoute invalidates the route registered with .Name(name), its
-// parameters filled from params ("/users/:id" with fiber.Map{"id": 42} is
-// "/users/42"), on the current request's host, as InvalidateURL does. With
-// parameters missing (params nil, say), everything every cache of the
-// process holds is invalidated (see Cache.InvalidateRoute). An unknown
-// name is an error that names it.
+// InvalidateRoute invalidates the URL that the route registered with
+// .Name(name) (a group's Name prefix included) names with params, on the
+// current request's host, as InvalidateURL does: "/users/:id" with
+// fiber.Map{"id": 42} is "/users/42".
+//
+// Keys name parameters as c.Params does ("*" or "*1" for a wildcard;
+// another case matches unless the app is CaseSensitive), and a value is
+// read as c.Params returns it, so that c.Params("id") names the URL it came
+// from. Without UnescapePath that is the segment as the client sent it: a
+// value is spelt as clients send it (RFC 3986 pchar such as ' ( ) ! * : @
+// as it is, a valid %XX as it is, a space or non-ASCII text
+// percent-encoded, "café" as caf%C3%A9). With UnescapePath it is the
+// decoded segment: a value is taken as it is ("a+b" is the URL clients
+// reach with a%2Bb). The bytes [ ] ^ ` { | } and a '%' that starts no
+// %XX give two URLs, raw and encoded, since clients differ. The path
+// filled is checked against the app's router: it must give every value
+// back.
+//
+// An unknown name, a key the route has no parameter for, and a value that
+// cannot be that parameter (a '/' outside a wildcard, an empty required
+// value, a "." or ".." segment, a NUL, CR or LF byte, a value the route
+// would cut short or whose constraint fails) are errors, and then nothing
+// is invalidated. With a required parameter missing (params nil, say),
+// everything every cache of the process holds is invalidated (see
+// Cache.InvalidateRoute).
 func (h *CacheHelper) InvalidateRoute(name string, params fiber.Map) error {
-	paths, whole, err := routePaths(h.app, name, params, h.m.appInfo(h.app).unescape)
+	a := h.m.appInfo(h.app)
+	paths, route, whole, err := routePaths(h.app, a, name, params)
 	if err != nil {
 		return err
 	}
 	if whole {
-		h.m.invalidatePaths(nil, nil)
+		h.m.invalidateWholeRoute(route)
 		return nil
 	}
-	var errs []error
+	var done [][]byte
 	for _, p := range paths {
-		errs = append(errs, h.InvalidateURL(p))
+		done = h.m.invalidateOnce(nil, pathMaterial(h.base.host, p, a), done)
 	}
-	return errors.Join(errs...)
+	return nil
 }
+
+// InvalidateAll makes everything stored in the namespace of the cache
+// handling the request unusable, as Cache.InvalidateAll does: its storage
+// under its key prefix, on every instance sharing it, and nothing else.
+func (h *CacheHelper) InvalidateAll() error { return h.m.InvalidateAll() }

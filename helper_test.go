@@ -278,7 +278,7 @@ func TestHelper_InvalidateRouteErrors(t *testing.T) {
 		params fiber.Map
 		want   []string // in the error message
 	}{
-		{"unknown name", "nope", nil, []string{`"nope"`, "Name("}},
+		{"unknown name", "nope", nil, []string{`no route is named "nope"`, "nothing was invalidated"}},
 		{"empty name", "", nil, []string{"empty"}},
 		{"empty required param", "user", fiber.Map{"id": ""}, []string{`"id"`, "empty"}},
 	}
@@ -313,7 +313,7 @@ func TestHelper_InvalidateRouteMissingParamsInvalidatesEverything(t *testing.T) 
 		{"missing param among others", "flight", fiber.Map{"from": "LAX"}},
 		{"nil param", "user", fiber.Map{"id": nil}},
 		{"missing plus", "assets", nil},
-		{"missing constrained param", "order", fiber.Map{"ID2": 1}},
+		{"missing constrained param", "order", nil},
 	}
 	for _, tc := range cases {
 		for _, how := range []string{"helper", "cache"} {
@@ -446,4 +446,112 @@ func TestHelper_ErrorsAreNotMissingCaching(t *testing.T) {
 	err := s.helper(func(h *cache.CacheHelper) error { return h.InvalidateRoute("nope", nil) })
 	require.Error(t, err)
 	assert.False(t, errors.Is(err, cache.ErrMissingCaching))
+}
+
+// A parameter name the route does not have (a typo) is an error, and
+// nothing is invalidated: not the route, not everything.
+func TestInvalidateRoute_UnknownParameterInvalidatesNothing(t *testing.T) {
+	for _, how := range []string{"helper", "cache"} {
+		t.Run(how, func(t *testing.T) {
+			other := testkit.Counter{}
+			app2 := fiber.New() // another app, its own cache and in-process store
+			app2.Get("/elsewhere", cache.New(), other.Handler("elsewhere"))
+			s := newInvSiteWith(t, invRoutes)
+			s.warm("/users/3", "en")
+			s.warm("/posts/hello", "")
+			require.True(t, other.Ran(t, app2, "/elsewhere"))
+			for _, params := range []fiber.Map{{"Id ": 3}, {"id": 3, "page": 2}, {"idd": nil}} {
+				var err error
+				if how == "helper" {
+					err = s.helper(func(h *cache.CacheHelper) error { return h.InvalidateRoute("user", params) })
+				} else {
+					err = s.cache.InvalidateRoute(s.app, invBase, "user", params)
+				}
+				require.Error(t, err, "%v", params)
+				assert.Contains(t, err.Error(), "has no parameter")
+				assert.Contains(t, err.Error(), `its parameters are "id"`)
+				assert.Contains(t, err.Error(), "nothing was invalidated")
+			}
+			s.hit(fiber.MethodGet, "/users/3", "en")
+			s.hit(fiber.MethodGet, "/posts/hello", "")
+			require.False(t, other.Ran(t, app2, "/elsewhere"), "another cache of the process")
+		})
+	}
+}
+
+// The unknown-route error names the route meant, with its group's prefix.
+func TestInvalidateRoute_UnknownNameSaysWhatIsTrue(t *testing.T) {
+	s := newInvSiteWith(t, invRoutes) // has "api.item"
+	for _, err := range []error{
+		s.helper(func(h *cache.CacheHelper) error { return h.InvalidateRoute("item", fiber.Map{"id": 9}) }),
+		s.cache.InvalidateRoute(s.app, invBase, "item", fiber.Map{"id": 9}),
+	} {
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), `no route is named "item"; did you mean "api.item"?`)
+		assert.NotContains(t, err.Error(), `Name("item")`, "the route already is named so")
+	}
+}
+
+// InvalidateAll drops everything of this cache's namespace, on every
+// instance sharing it, and nothing of other namespaces: another key prefix
+// on the same storage, another cache of the process with its own store.
+func TestInvalidateAll(t *testing.T) {
+	for store, opts := range invStores() {
+		for _, how := range []string{"helper", "cache"} {
+			t.Run(store+"/"+how, func(t *testing.T) {
+				other := testkit.Counter{}
+				app2 := fiber.New()
+				app2.Get("/elsewhere", cache.New(), other.Handler("elsewhere"))
+				s := newInvSiteWith(t, invRoutes, opts(t)...)
+				for _, u := range []string{"/users", "/posts/hello", "/files/a/b", "/v/x?y=1"} {
+					s.warm(u, "")
+				}
+				s.warm("/users/42", "en")
+				require.True(t, other.Ran(t, app2, "/elsewhere"))
+				if how == "helper" {
+					require.NoError(t, s.helper(func(h *cache.CacheHelper) error { return h.InvalidateAll() }))
+				} else {
+					require.NoError(t, s.cache.InvalidateAll())
+				}
+				for _, u := range []string{"/users", "/posts/hello", "/files/a/b", "/v/x?y=1"} {
+					s.miss(fiber.MethodGet, u, "")
+				}
+				s.miss(fiber.MethodHead, "/users/42", "en")
+				require.False(t, other.Ran(t, app2, "/elsewhere"), "another cache of the process, with its own store")
+			})
+		}
+	}
+}
+
+// On one fiber.Storage: the instances under the flushed prefix miss, those
+// under another prefix still hit.
+func TestInvalidateAll_OneStorageTwoPrefixes(t *testing.T) {
+	st := testkit.NewStorage()
+	on := func(prefix string) *invSite {
+		return newInvSite(t, cache.WithStorage(st), cache.WithKeyPrefix(prefix))
+	}
+	a1, a2, b := on("a:"), on("a:"), on("b:")
+	a1.warm("/users/42", "en")
+	a2.hit(fiber.MethodGet, "/users/42", "en", "a2 shares a1's namespace")
+	b.warm("/users/42", "en")
+	require.NoError(t, a2.cache.InvalidateAll())
+	a1.miss(fiber.MethodGet, "/users/42", "en", "every instance of the namespace")
+	b.hit(fiber.MethodGet, "/users/42", "en", "another prefix")
+}
+
+// On Redis: two prefixes on one Redis, two instances on the first.
+func TestRedisInvalidateAll_TwoPrefixes(t *testing.T) {
+	prefixes := invRedisPrefixes(t)
+	a1, a2 := newInvRedisSites(t, prefixes(), nil)
+	b, _ := newInvRedisSites(t, prefixes(), nil)
+	for _, u := range []string{"/users/42", "/v/x?y=1"} {
+		a1.warm(u, "en")
+		a2.hit(fiber.MethodGet, u, "en", "a2 shares a1's namespace")
+		b.warm(u, "en")
+	}
+	require.NoError(t, a2.helper(func(h *cache.CacheHelper) error { return h.InvalidateAll() }))
+	for _, u := range []string{"/users/42", "/v/x?y=1"} {
+		a1.miss(fiber.MethodGet, u, "en", "every instance of the namespace")
+		b.hit(fiber.MethodGet, u, "en", "another prefix on the same Redis")
+	}
 }

@@ -1,11 +1,11 @@
 package cache
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
@@ -34,26 +34,22 @@ func (m *Cache) passUnsafe(c *fiber.Ctx) error {
 	host := c.Hostname()
 	self := pathMaterial(host, c.Path(), a)
 	m.invalidatePaths(c, self)
-	var base *url.URL
+	done := [][]byte{self}
+	var base *reqBase
 	for _, name := range [...]string{fasthttp.HeaderLocation, fasthttp.HeaderContentLocation} {
 		v := c.Response().Header.Peek(name)
 		if len(v) == 0 {
 			continue
 		}
-		ref, err := url.Parse(string(v))
-		if err != nil {
-			continue
-		}
 		if base == nil {
-			base = requestBase(c)
+			b := requestBase(c)
+			base = &b
 		}
-		u := base.ResolveReference(ref)
-		if !strings.EqualFold(u.Host, base.Host) {
+		_, refHost, path, err := base.resolve(string(v))
+		if err != nil || !strings.EqualFold(refHost, base.host) {
 			continue // another host's responses are not ours to drop
 		}
-		if p := pathMaterial(host, urlPath(u, a), a); string(p) != string(self) {
-			m.invalidatePaths(c, p)
-		}
+		done = m.invalidateClientPaths(c, host, path, a, done)
 	}
 	return nil
 }
@@ -66,35 +62,6 @@ func pathMaterial(host, path string, a *appInfo) []byte {
 	b = appendLower(b, host)
 	b = append(b, 0)
 	return appendRoutedPath(b, path, a)
-}
-
-// urlPath returns the path of u as c.Path() shows it for a request to u:
-// escaped as clients send it, or decoded when the app unescapes paths.
-func urlPath(u *url.URL, a *appInfo) string {
-	p := u.RawPath // as written, when it differs from the default encoding
-	if p == "" {
-		p = u.EscapedPath()
-	}
-	if a.unescape {
-		p = u.Path
-	}
-	if p == "" {
-		p = "/"
-	}
-	return p
-}
-
-// requestBase returns the scheme, host and path of c's request, against
-// which relative references resolve. It copies what it keeps, so it stays
-// valid after the request.
-func requestBase(c *fiber.Ctx) *url.URL {
-	scheme, host := strings.Clone(c.Protocol()), strings.Clone(c.Hostname()) // both may alias the request
-	raw := string(c.Request().URI().PathOriginal())
-	if u, err := url.Parse(raw); err == nil && u.Scheme == "" && u.Host == "" {
-		u.Scheme, u.Host, u.RawQuery, u.Fragment, u.RawFragment = scheme, host, "", "", ""
-		return u
-	}
-	return &url.URL{Scheme: scheme, Host: host, Path: raw}
 }
 
 // invalidatePaths invalidates the path (nil: every path, the epoch) in
@@ -165,28 +132,54 @@ func (m *Cache) land(ctx context.Context, path string) error {
 	return m.b.invalidate(ctx, []byte(path))
 }
 
+// invalidateClientPaths invalidates, on host, the paths c.Path() shows
+// for clients' requests of path (a path as written: see clientPaths),
+// except those whose material is in done; it returns done with them
+// added.
+func (m *Cache) invalidateClientPaths(c *fiber.Ctx, host, path string, a *appInfo, done [][]byte) [][]byte {
+	for _, p := range clientPaths(path, a) {
+		done = m.invalidateOnce(c, pathMaterial(host, p, a), done)
+	}
+	return done
+}
+
+// invalidateOnce invalidates the path record of material unless it is in
+// done, and returns done with it.
+func (m *Cache) invalidateOnce(c *fiber.Ctx, material []byte, done [][]byte) [][]byte {
+	for _, d := range done {
+		if bytes.Equal(d, material) {
+			return done
+		}
+	}
+	m.invalidatePaths(c, material)
+	return append(done, material)
+}
+
 // InvalidateURL makes every stored response of the path of rawURL
 // unusable: every query string, every Vary variant, GET and HEAD, both
 // schemes, in this cache, in every other cache of the process and on every
 // instance sharing the storage. rawURL must be absolute
 // (https://example.com/users/42), since the host is part of the key: spell
 // it as clients send it in their Host header (or X-Forwarded-Host behind a
-// trusted proxy). Inside a handler, Helper resolves paths against the
-// request for you.
+// trusted proxy). Its path is read as a client sending it would (see
+// Helper.InvalidateURL). Inside a handler, Helper resolves paths against
+// the request for you.
 func (m *Cache) InvalidateURL(rawURL string) error {
-	u, err := url.Parse(rawURL)
-	if err != nil {
+	_, host, path, err := reqBase{}.resolve(rawURL)
+	switch {
+	case err != nil && !absoluteURL(rawURL):
+		return fmt.Errorf("fibercache: InvalidateURL(%q): outside a request the URL must be absolute, like https://example.com/users/42, since the host is part of the cache key", rawURL)
+	case err != nil:
 		return fmt.Errorf("fibercache: InvalidateURL(%q): %w", rawURL, err)
 	}
-	if !u.IsAbs() || u.Host == "" {
-		return fmt.Errorf("fibercache: InvalidateURL(%q): outside a request the URL must be absolute, like https://example.com/users/42, since the host is part of the cache key", rawURL)
-	}
-	if s := strings.ToLower(u.Scheme); s != "http" && s != "https" {
-		return fmt.Errorf("fibercache: InvalidateURL(%q): the scheme must be http or https", rawURL)
-	}
-	a := m.lastApp()
-	m.invalidatePaths(nil, pathMaterial(u.Host, urlPath(u, a), a))
+	m.invalidateClientPaths(nil, host, path, m.lastApp(), nil)
 	return nil
+}
+
+// absoluteURL reports whether ref starts with a scheme and "//".
+func absoluteURL(ref string) bool {
+	i := strings.Index(ref, "://")
+	return i > 0 && !strings.ContainsAny(ref[:i], "/?#")
 }
 
 // lastApp returns the configuration of the app the cache last served, or
@@ -198,182 +191,69 @@ func (m *Cache) lastApp() *appInfo {
 	return &appInfo{}
 }
 
-// InvalidateRoute invalidates the route that app registered under name
-// (Route.Name), its parameters filled from params, on the site at baseURL
-// (scheme and host, such as "https://example.com"), as InvalidateURL
-// does. With parameters missing (params nil, say), the route's URLs cannot
-// be named one by one: everything every cache of the process holds is
-// invalidated, at once (one epoch per storage). An unknown name is an
-// error that names it.
+// InvalidateRoute invalidates the URL that the route app registered under
+// name (Route.Name, a group's Name prefix included) names with params, on
+// the site at baseURL (scheme and host, such as "https://example.com"), as
+// InvalidateURL does. A value is read as c.Params returns it: spelt as
+// clients send it, or decoded when the app sets UnescapePath (see
+// Helper.InvalidateRoute).
+//
+// An unknown name, a key of params the route has no parameter for, and a
+// value that cannot be that parameter are errors, and then nothing is
+// invalidated. With a required parameter missing (params nil, say), the
+// route's URLs cannot be named one by one: for now everything every cache
+// of the process holds is invalidated, at once (one epoch per storage).
 func (m *Cache) InvalidateRoute(app *fiber.App, baseURL, name string, params fiber.Map) error {
 	if app == nil {
 		return fmt.Errorf("fibercache: InvalidateRoute(%q): app is nil; pass the *fiber.App the route is registered on", name)
 	}
-	paths, whole, err := routePaths(app, name, params, m.appInfo(app).unescape)
+	_, host, basePath, err := reqBase{}.resolve(baseURL)
+	switch {
+	case err != nil && !absoluteURL(baseURL):
+		return fmt.Errorf("fibercache: InvalidateRoute(%q): baseURL %q must be absolute, like https://example.com, since the host is part of the cache key", name, baseURL)
+	case err != nil:
+		return fmt.Errorf("fibercache: InvalidateRoute(%q): baseURL %q: %w", name, baseURL, err)
+	}
+	a := m.appInfo(app)
+	paths, route, whole, err := routePaths(app, a, name, params)
 	if err != nil {
 		return err
 	}
 	if whole {
-		m.invalidatePaths(nil, nil)
+		m.invalidateWholeRoute(route)
 		return nil
 	}
-	base := strings.TrimSuffix(baseURL, "/")
-	var errs []error
+	prefix := strings.TrimRight(clientPaths(basePath, a)[0], "/")
+	var done [][]byte
 	for _, p := range paths {
-		errs = append(errs, m.InvalidateURL(base+p))
+		done = m.invalidateOnce(nil, pathMaterial(host, prefix+p, a), done)
 	}
-	return errors.Join(errs...)
+	return nil
 }
 
-// routePaths resolves the route registered as name and fills its
-// parameters (as clients send them; unescaped when the app unescapes
-// paths). It returns the path, or whole when a required parameter is
-// missing: the route's every URL is meant.
-func routePaths(app *fiber.App, name string, params fiber.Map, unescape bool) (paths []string, whole bool, err error) {
-	if name == "" {
-		return nil, false, errors.New("fibercache: InvalidateRoute: the route name is empty; name the route with app.Get(...).Name(\"...\") and pass that name")
-	}
-	route := app.GetRoute(name)
-	if route.Name != name || route.Path == "" {
-		return nil, false, fmt.Errorf("fibercache: InvalidateRoute: no route is named %q: name it with app.Get(...).Name(%q)", name, name)
-	}
-	path, _, err := fillRoute(route.Path, params, unescape)
-	if errors.Is(err, errMissingParam) {
-		return nil, true, nil
-	}
-	if err != nil {
-		return nil, false, fmt.Errorf("fibercache: InvalidateRoute: route %q (%s): %w", name, route.Path, err)
-	}
-	return []string{path}, false, nil
+// invalidateWholeRoute invalidates every URL of route: InvalidateRoute with
+// a required parameter missing. The cache cannot yet name a route's URLs
+// apart from others', so for now it invalidates everything every cache of
+// the process holds (one epoch per storage); route-scoped invalidation
+// will replace this function alone.
+func (m *Cache) invalidateWholeRoute(route fiber.Route) {
+	m.invalidatePaths(nil, nil)
 }
 
-// errMissingParam is wrapped by fillRoute's error for a required
-// parameter params lacks.
-var errMissingParam = errors.New("missing parameter")
-
-// paramNameEnd lists the bytes that end a parameter name in a Fiber route
-// path (its delimiters, the optional mark and a constraint's start).
-const paramNameEnd = "/-.?:\\<*+"
-
-// fillRoute replaces the parameters of a Fiber route path with params:
-// ":name", optional ":name?", constrained ":name<int>" or ":name<regex(...)>",
-// and the wildcards "*" and "+" (keys "*" or "*1", "*2"... and "+" or "+1",
-// "+2"..., as c.Params names them). Values are path-escaped; a wildcard's
-// slashes are kept. trailing reports that the path ends with an omitted
-// optional parameter.
-func fillRoute(path string, params fiber.Map, unescape bool) (filled string, trailing bool, err error) {
-	var b strings.Builder
-	var nWild, nPlus int
-	for i := 0; i < len(path); i++ {
-		omitted := false
-		switch ch := path[i]; ch {
-		case '\\':
-			if i+1 < len(path) {
-				i++
-				b.WriteByte(path[i])
-			}
-		case ':':
-			j := i + 1
-			for j < len(path) && !strings.ContainsRune(paramNameEnd, rune(path[j])) {
-				j++
-			}
-			name := path[i+1 : j]
-			if j < len(path) && path[j] == '<' {
-				j = constraintEnd(path, j)
-			}
-			optional := j < len(path) && path[j] == '?'
-			if optional {
-				j++
-			}
-			v, ok := param(params, name)
-			switch {
-			case ok && v == "" && !optional:
-				return "", false, fmt.Errorf("parameter %q is empty; Fiber does not route an empty value to it", name)
-			case !ok && !optional:
-				return "", false, fmt.Errorf("%w %q", errMissingParam, name)
-			}
-			b.WriteString(escapeParam(v, unescape))
-			omitted = v == ""
-			i = j - 1
-		case '*', '+':
-			n := &nWild
-			if ch == '+' {
-				n = &nPlus
-			}
-			*n++
-			key := fmt.Sprintf("%c%d", ch, *n)
-			v, ok := param(params, key)
-			if !ok && *n == 1 {
-				v, _ = param(params, string(ch))
-			}
-			if ch == '+' && v == "" {
-				return "", false, fmt.Errorf("%w %q", errMissingParam, key)
-			}
-			b.WriteString(escapeParam(v, unescape))
-			omitted = v == ""
-		default:
-			b.WriteByte(ch)
-		}
-		trailing = omitted
+// InvalidateAll makes everything stored in this cache's namespace (its
+// storage, under its key prefix) unusable, on every instance sharing it:
+// one storage write, the namespace's epoch, whatever it holds. Other
+// namespaces are left alone: another WithKeyPrefix on the same storage,
+// and the other caches of the process with storages of their own (each
+// default in-process store is one cache's own). An invalidation that
+// cannot reach the storage now is kept and retried until it lands, and
+// meanwhile this instance serves nothing from the cache, so it returns no
+// error for it.
+func (m *Cache) InvalidateAll() error {
+	m.invalidateOwn(nil)
+	m.observe(EventInvalidation, ReasonNone)
+	if m.log.enabled(slog.LevelDebug) {
+		m.log.log(slog.LevelDebug, "invalidate", slog.String("dropped", "everything in the namespace (epoch)"))
 	}
-	return b.String(), trailing, nil
-}
-
-// constraintEnd returns the index after the '>' that closes the parameter
-// constraint opening at path[open], skipping escaped bytes and what is
-// inside parentheses (a regex may hold '>').
-func constraintEnd(path string, open int) int {
-	depth := 0
-	for j := open + 1; j < len(path); j++ {
-		switch path[j] {
-		case '\\':
-			j++
-		case '(':
-			depth++
-		case ')':
-			if depth > 0 {
-				depth--
-			}
-		case '>':
-			if depth == 0 {
-				return j + 1
-			}
-		}
-	}
-	return len(path)
-}
-
-// param returns params[name] as a string (a name of another case matches
-// too, as with c.Params), and whether it is there and not nil.
-func param(params fiber.Map, name string) (string, bool) {
-	v, ok := params[name]
-	if !ok {
-		for k, kv := range params {
-			if strings.EqualFold(k, name) {
-				v, ok = kv, true
-				break
-			}
-		}
-	}
-	switch x := v.(type) {
-	case nil:
-		return "", false
-	case string:
-		return x, ok
-	case []byte:
-		return string(x), ok
-	default:
-		return fmt.Sprint(x), ok
-	}
-}
-
-// escapeParam writes a parameter value as a client sends it in a path:
-// escaped where a browser escapes (spaces, quotes, '?', '#', '%', non-ASCII
-// ...) and not elsewhere (',' ';' ':' '@' '/' stay), or as it is when the
-// app unescapes paths.
-func escapeParam(v string, unescape bool) string {
-	if unescape {
-		return v
-	}
-	return (&url.URL{Path: v}).EscapedPath()
+	return nil
 }
