@@ -5,6 +5,7 @@ package cache_test
 // closed cache.
 
 import (
+	"regexp"
 	"sync"
 	"testing"
 	"time"
@@ -15,6 +16,36 @@ import (
 	"github.com/fiber-caches/cache"
 	"github.com/fiber-caches/cache/internal/testkit"
 )
+
+func TestCacheStatus_TTL(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts []cache.Option
+		hit  string
+	}{
+		{"kept until invalidated", nil, `^fibercache; hit$`},
+		{"kept until invalidated, shared", []cache.Option{cache.WithSharedCache()}, `^fibercache; hit; ttl=(59|60)$`},
+		{"WithTTL", []cache.Option{cache.WithTTL(time.Minute)}, `^fibercache; hit; ttl=(59|60)$`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			app := fiber.New()
+			app.Use(cache.New(tc.opts...))
+			var k testkit.Counter
+			app.Get("/x", k.Handler("x", testkit.Header("Cache-Control", "public, s-maxage=60"), testkit.Header("ETag", `"v1"`)))
+			app.Get("/y", k.Handler("y", testkit.Header("ETag", `"v1"`)))
+			target := "/y"
+			if tc.name == "kept until invalidated, shared" {
+				target = "/x" // shared mode needs a lifetime to store
+			}
+			require.Equal(t, "miss", testkit.Do(t, app, fiber.MethodGet, target).Header.Get("X-Cache"))
+			for _, hdr := range [][]string{nil, {`If-None-Match: "v1"`}} {
+				r := testkit.Do(t, app, fiber.MethodGet, target, hdr...)
+				require.Equal(t, "hit", r.Header.Get("X-Cache"))
+				require.Regexp(t, regexp.MustCompile(tc.hit), r.Header.Get("Cache-Status"))
+			}
+		})
+	}
+}
 
 func TestCacheStatus_SteppingAside(t *testing.T) {
 	for _, tc := range []struct {

@@ -52,8 +52,8 @@ func (m *Cache) setStatus(c *fiber.Ctx, o outcome, why Reason, e *entry.Entry, n
 	b := append(buf[:0], cacheStatusName...)
 	switch o {
 	case outcomeHit, outcomeStale:
-		b = append(b, "; hit; ttl="...)
-		b = strconv.AppendInt(b, ttlSeconds(e, now), 10)
+		b = append(b, "; hit"...)
+		b = appendTTL(b, e, now)
 		if o == outcomeStale {
 			b = append(b, "; detail=stale"...)
 		}
@@ -63,8 +63,7 @@ func (m *Cache) setStatus(c *fiber.Ctx, o outcome, why Reason, e *entry.Entry, n
 			b = append(b, "; fwd-status="...)
 			b = strconv.AppendInt(b, int64(s), 10)
 		}
-		b = append(b, "; ttl="...)
-		b = strconv.AppendInt(b, ttlSeconds(e, now), 10)
+		b = appendTTL(b, e, now)
 		b = append(b, "; detail=stale-if-error"...)
 	case outcomeCollapsed:
 		b = append(b, "; fwd=uri-miss; collapsed"...)
@@ -83,14 +82,14 @@ func (m *Cache) setStatus(c *fiber.Ctx, o outcome, why Reason, e *entry.Entry, n
 	h.SetCanonical(strCacheStatus, b)
 }
 
-// ttlSeconds is e's remaining freshness at now, in whole seconds (negative
-// when stale), as Cache-Status's ttl parameter says it.
-func ttlSeconds(e *entry.Entry, now int64) int64 {
-	if e == nil {
-		return 0
+// appendTTL appends Cache-Status's ttl parameter: e's remaining freshness
+// at now, in whole seconds (negative when stale). An entry kept until
+// invalidated has no freshness lifetime, and RFC 9211 §2.4 then has the
+// parameter left out.
+func appendTTL(b []byte, e *entry.Entry, now int64) []byte {
+	if e == nil || e.FreshUntil == entry.Forever {
+		return b
 	}
-	if e.FreshUntil == entry.Forever {
-		return 1<<31 - 1
-	}
-	return (e.FreshUntil - now) / 1e9
+	b = append(b, "; ttl="...)
+	return strconv.AppendInt(b, (e.FreshUntil-now)/1e9, 10)
 }
