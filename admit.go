@@ -161,11 +161,11 @@ func (m *Cache) admit(c *fiber.Ctx, r *request, before []byte, now int64, raw bo
 	// A Set-Cookie to a request without cookies starts a session: never
 	// stored in app mode; in the shared-cache mode only when the upstream
 	// says public (as nginx and Varnish refuse such responses by default).
-	case ri.setCookie && !m.cfg.shared && !hasRequestCookie(&c.Request().Header, r.app.rawHeaders),
+	case ri.setCookie && !m.cfg.shared && !hasRequestCookie(&c.Request().Header),
 		ri.setCookie && m.cfg.shared && !ri.cc.Public:
 		return nil, nil, ReasonSetCookie
 	}
-	auth := len(peekRequest(&c.Request().Header, fasthttp.HeaderAuthorization, "authorization", r.app.rawHeaders)) > 0
+	auth := requestHas(&c.Request().Header, "authorization")
 	ok, why := rfc.Storable(rfc.StoreInput{
 		GetOrHead: true, Status: status, Response: ri.cc, Authorization: auth,
 		Shared: true, HasExpires: ri.hasExpire, Extension: !m.cfg.shared,
@@ -318,8 +318,10 @@ func autoETag(body []byte) []byte {
 	return append(b, '"')
 }
 
-func hasRequestCookie(h *fasthttp.RequestHeader, raw bool) bool {
-	return len(peekRequest(h, fasthttp.HeaderCookie, "cookie", raw)) > 0
+// hasRequestCookie reports whether the request carries a cookie, on any
+// Cookie line, in any case.
+func hasRequestCookie(h *fasthttp.RequestHeader) bool {
+	return requestHas(h, "cookie")
 }
 
 // headersBefore records the response headers set before the handler ran

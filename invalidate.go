@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"slices"
 	"strings"
 
+	"github.com/fiber-caches/cache/internal/rfc"
 	"github.com/gofiber/fiber/v2"
 	"github.com/valyala/fasthttp"
 )
@@ -35,12 +37,9 @@ func (m *Cache) passUnsafe(c *fiber.Ctx) error {
 	self := pathMaterial(host, c.Path(), a)
 	m.invalidatePaths(c, self)
 	var base *url.URL
-	for _, name := range [...]string{fasthttp.HeaderLocation, fasthttp.HeaderContentLocation} {
-		v := c.Response().Header.Peek(name)
-		if len(v) == 0 {
-			continue
-		}
-		ref, err := url.Parse(string(v))
+	done := []string{string(self)}
+	for _, v := range locations(&c.Response().Header) {
+		ref, err := url.Parse(v)
 		if err != nil {
 			continue
 		}
@@ -51,11 +50,24 @@ func (m *Cache) passUnsafe(c *fiber.Ctx) error {
 		if !strings.EqualFold(u.Host, base.Host) {
 			continue // another host's responses are not ours to drop
 		}
-		if p := pathMaterial(host, urlPath(u, a), a); string(p) != string(self) {
+		if p := pathMaterial(host, urlPath(u, a), a); !slices.Contains(done, string(p)) {
+			done = append(done, string(p))
 			m.invalidatePaths(c, p)
 		}
 	}
 	return nil
+}
+
+// locations returns every Location and Content-Location line of h, in
+// any spelling, that is not empty.
+func locations(h *fasthttp.ResponseHeader) []string {
+	var out []string
+	h.VisitAll(func(k, v []byte) {
+		if len(v) > 0 && (rfc.EqualFold(k, "location") || rfc.EqualFold(k, "content-location")) {
+			out = append(out, string(v))
+		}
+	})
+	return out
 }
 
 // pathMaterial is the key material of a path record: the same bytes

@@ -1,0 +1,165 @@
+package cache_test
+
+// Header lines and spellings (issue 16, item 7): Fiber v3's cache security
+// suite, translated. Every rule that reads a header sees every line of it,
+// in any case; Set-Cookie2 is a cookie; what the cache writes replaces
+// every spelling of its name, on hits as on misses. Requests go over a
+// real listener as raw bytes, so the lines and spellings are the ones sent.
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/stretchr/testify/require"
+
+	"github.com/fiber-caches/cache"
+)
+
+// hlModes are the two modes of the cache.
+var hlModes = []struct {
+	name string
+	opts []cache.Option
+}{
+	{"app", nil},
+	{"shared", []cache.Option{cache.WithSharedCache()}},
+}
+
+// hlGet sends a GET of path to addr with the header lines given as they
+// are written ("Name: value"), and returns the response and its body.
+func hlGet(t *testing.T, addr, path string, lines ...string) (*http.Response, string) {
+	t.Helper()
+	head := "GET " + path + " HTTP/1.1\r\nHost: example.com\r\n"
+	for _, l := range lines {
+		head += l + "\r\n"
+	}
+	return cxRaw(t, addr, head)
+}
+
+// hlValues returns the non-empty values of every line of the request
+// header name, in any case: what a handler reading every line sees.
+func hlValues(c *fiber.Ctx, name string) string {
+	var out []string
+	c.Request().Header.VisitAll(func(k, v []byte) {
+		if strings.EqualFold(string(k), name) && len(v) > 0 {
+			out = append(out, string(v))
+		}
+	})
+	return strings.Join(out, " | ")
+}
+
+func TestLines_AuthorizationOnAnyLine(t *testing.T) {
+	for _, st := range cxStores(t) {
+		for _, mode := range hlModes {
+			for _, raw := range []bool{false, true} {
+				t.Run(fmt.Sprintf("%s/%s/raw=%v", st.name, mode.name, raw), func(t *testing.T) {
+					opts := append(append(st.opts(t), mode.opts...), cache.WithTTL(time.Minute))
+					app := cxApp(fiber.Config{DisableHeaderNormalizing: raw})
+					app.Use(cxCache(t, opts...).Handler())
+					app.Get("/account/:name", func(c *fiber.Ctx) error {
+						c.Set("Cache-Control", "max-age=60") // storable in both modes, for anyone it may be shared with
+						if auth := hlValues(c, "authorization"); auth != "" {
+							return c.SendString("secret of " + auth)
+						}
+						return c.SendString("anonymous")
+					})
+					addr := cxListen(t, app)
+
+					for i, name := range []string{"Authorization", "authorization", "AUTHORIZATION"} {
+						path := fmt.Sprintf("/account/%d", i) // paths fold case
+						_, body := hlGet(t, addr, path, "Authorization:", name+": Bearer alice")
+						require.Equal(t, "secret of Bearer alice", body)
+						for _, want := range []string{"miss", "hit"} {
+							resp, body := hlGet(t, addr, path)
+							require.Equal(t, "anonymous", body,
+								"an answer to a credential on a second %s line was served to an anonymous client (%s)", name, resp.Header.Get("Cache-Status"))
+							require.Equal(t, want, resp.Header.Get("X-Cache"))
+						}
+					}
+				})
+			}
+		}
+	}
+}
+
+// TestLines_ConditionalAndRangeLines: If-None-Match is a list, so every
+// line counts; of If-Modified-Since, Range and If-Range one value is valid,
+// so two lines are ignored and the whole response is sent.
+func TestLines_ConditionalAndRangeLines(t *testing.T) {
+	for _, mode := range hlModes {
+		t.Run(mode.name, func(t *testing.T) {
+			app := cxApp()
+			app.Use(cxCache(t, append(mode.opts, cache.WithTTL(time.Minute))...).Handler())
+			app.Get("/p", func(c *fiber.Ctx) error {
+				c.Set("Cache-Control", "max-age=60")
+				c.Set("ETag", `"v1"`)
+				c.Set("Last-Modified", "Mon, 01 Jan 2024 00:00:00 GMT")
+				return c.SendString("0123456789")
+			})
+			addr := cxListen(t, app)
+			resp, _ := hlGet(t, addr, "/p")
+			require.Equal(t, "miss", resp.Header.Get("X-Cache"))
+
+			for _, tc := range []struct {
+				name   string
+				lines  []string
+				status int
+				body   string
+			}{
+				{"If-None-Match on the first of two lines", []string{`If-None-Match: "v1"`, `If-None-Match: "x"`}, 304, ""},
+				{"If-None-Match on the second of two lines", []string{`If-None-Match: "x"`, `If-None-Match: "v1"`}, 304, ""},
+				{"If-Modified-Since on two lines", []string{"If-Modified-Since: Mon, 01 Jan 2024 00:00:00 GMT", "If-Modified-Since: Tue, 02 Jan 2024 00:00:00 GMT"}, 200, "0123456789"},
+				{"If-Modified-Since on one line", []string{"If-Modified-Since: Tue, 02 Jan 2024 00:00:00 GMT"}, 304, ""},
+				{"Range on two lines", []string{"Range: bytes=0-1", "Range: bytes=4-5"}, 200, "0123456789"},
+				{"Range on one line", []string{"Range: bytes=4-5"}, 206, "45"},
+				{"If-Range on two lines", []string{"Range: bytes=4-5", `If-Range: "x"`, `If-Range: "v1"`}, 200, "0123456789"},
+				{"If-Range on one line", []string{"Range: bytes=4-5", `If-Range: "v1"`}, 206, "45"},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					resp, body := hlGet(t, addr, "/p", tc.lines...)
+					require.Equal(t, tc.status, resp.StatusCode)
+					require.Equal(t, tc.body, body)
+					require.Equal(t, "hit", resp.Header.Get("X-Cache"))
+				})
+			}
+		})
+	}
+}
+
+// TestLines_UnsafeInvalidatesEveryLocation: a write invalidates the path of
+// every Location and Content-Location line, in any spelling.
+func TestLines_UnsafeInvalidatesEveryLocation(t *testing.T) {
+	for _, raw := range []bool{false, true} {
+		t.Run(fmt.Sprintf("raw=%v", raw), func(t *testing.T) {
+			app := cxApp(fiber.Config{DisableHeaderNormalizing: raw})
+			app.Use(cxCache(t, cache.WithTTL(time.Minute)).Handler())
+			var runs atomic.Int64
+			app.Get("/items/:id", func(c *fiber.Ctx) error {
+				return c.SendString(fmt.Sprintf("%s #%d", c.Params("id"), runs.Add(1)))
+			})
+			app.Post("/items", func(c *fiber.Ctx) error {
+				h := &c.Response().Header
+				h.Add("content-location", "/items/1")
+				h.Add("Content-Location", "/items/2")
+				h.Add("location", "/items/3")
+				return c.SendStatus(fiber.StatusCreated)
+			})
+			addr := cxListen(t, app)
+			for _, id := range []string{"1", "2", "3"} {
+				hlGet(t, addr, "/items/"+id)
+				resp, _ := hlGet(t, addr, "/items/"+id)
+				require.Equal(t, "hit", resp.Header.Get("X-Cache"))
+			}
+			resp, _ := cxRaw(t, addr, "POST /items HTTP/1.1\r\nHost: example.com\r\nContent-Length: 0\r\n")
+			require.Equal(t, fiber.StatusCreated, resp.StatusCode)
+			for _, id := range []string{"1", "2", "3"} {
+				resp, body := hlGet(t, addr, "/items/"+id)
+				require.Equal(t, "miss", resp.Header.Get("X-Cache"), "/items/%s was not invalidated: %q", id, body)
+			}
+		})
+	}
+}
