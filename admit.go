@@ -75,8 +75,8 @@ func readResponse(h *fasthttp.ResponseHeader, reqTime, now int64) responseInfo {
 			ri.cdn = append(ri.cdn, v)
 		case rfc.EqualFold(k, "etag"):
 			ri.etag = v
-		case rfc.EqualFold(k, "set-cookie"):
-			ri.setCookie = true
+		case rfc.EqualFold(k, "set-cookie"), rfc.EqualFold(k, "set-cookie2"):
+			ri.setCookie = true // Set-Cookie2 (RFC 2965, obsolete) sets a cookie too
 		case rfc.EqualFold(k, "vary"):
 			rfc.ForEachToken(v, func(tok []byte) {
 				if len(tok) == 1 && tok[0] == '*' {
@@ -449,15 +449,15 @@ func keepHeader(k, v []byte, conn [][]byte, bs beforeSet, cacheHeader []byte, sh
 
 // dropped reports the headers an entry never keeps besides hop-by-hop
 // ones: those the cache or the server writes afresh on every response,
-// and in app mode cookies (a shared cache stores Set-Cookie, RFC 9111 §7.3
-// leaves that to it, and cache-tests expects it).
+// and in app mode cookies, Set-Cookie2 included (a shared cache stores
+// Set-Cookie, RFC 9111 §7.3 leaves that to it, and cache-tests expects it).
 func dropped(k []byte, shared bool) bool {
 	for _, name := range [...]string{"content-length", "date", "age", "cache-status"} {
 		if rfc.EqualFold(k, name) {
 			return true
 		}
 	}
-	return !shared && rfc.EqualFold(k, "set-cookie")
+	return !shared && (rfc.EqualFold(k, "set-cookie") || rfc.EqualFold(k, "set-cookie2"))
 }
 
 // refreshed returns a copy of stale with the headers of the 304 in c

@@ -86,6 +86,54 @@ func TestLines_AuthorizationOnAnyLine(t *testing.T) {
 	}
 }
 
+func TestLines_SetCookie2IsACookie(t *testing.T) {
+	for _, st := range cxStores(t) {
+		for _, mode := range hlModes {
+			for _, raw := range []bool{false, true} {
+				t.Run(fmt.Sprintf("%s/%s/raw=%v", st.name, mode.name, raw), func(t *testing.T) {
+					opts := append(append(st.opts(t), mode.opts...), cache.WithTTL(time.Minute))
+					app := cxApp(fiber.Config{DisableHeaderNormalizing: raw})
+					app.Use(cxCache(t, opts...).Handler())
+					var runs atomic.Int64
+					names := []string{"Set-Cookie2", "set-cookie2", "SET-COOKIE2"}
+					for i, name := range names {
+						app.Get(fmt.Sprintf("/p%d", i), func(c *fiber.Ctx) error {
+							n := runs.Add(1)
+							c.Set("Cache-Control", "max-age=60")
+							c.Response().Header.Set(name, fmt.Sprintf(`session="client-%d"; Version="1"`, n))
+							return c.SendString(fmt.Sprintf("page of client-%d", n))
+						})
+					}
+					addr := cxListen(t, app)
+
+					for i, name := range names {
+						path := fmt.Sprintf("/p%d", i)
+						// To a request without cookies: a session starts, so
+						// never stored.
+						for range 2 {
+							before := runs.Load()
+							resp, body := hlGet(t, addr, path)
+							require.Equal(t, before+1, runs.Load(), "a page that sets a %s cookie was answered from the cache: %q (%s)", name, body, resp.Header.Get("Cache-Status"))
+							require.Equal(t, fmt.Sprintf("page of client-%d", before+1), body)
+							require.Equal(t, fmt.Sprintf(`session="client-%d"; Version="1"`, before+1), resp.Header.Get("Set-Cookie2"), "the client that caused the miss gets its cookie")
+						}
+						if mode.name == "shared" {
+							continue // without public, never stored in this mode
+						}
+						// To a request with cookies, app mode stores the page
+						// but never replays the cookie.
+						_, first := hlGet(t, addr, path, "Cookie: a=1")
+						resp, body := hlGet(t, addr, path, "Cookie: a=1")
+						require.Equal(t, "hit", resp.Header.Get("X-Cache"))
+						require.Equal(t, first, body)
+						require.Empty(t, resp.Header.Values("Set-Cookie2"), "a stored cookie was replayed")
+					}
+				})
+			}
+		}
+	}
+}
+
 // TestLines_ConditionalAndRangeLines: If-None-Match is a list, so every
 // line counts; of If-Modified-Since, Range and If-Range one value is valid,
 // so two lines are ignored and the whole response is sent.
