@@ -9,6 +9,7 @@ package cache_test
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -130,6 +131,88 @@ func TestLines_SetCookie2IsACookie(t *testing.T) {
 					}
 				})
 			}
+		}
+	}
+}
+
+// TestLines_OuterMiddlewareSpellings: under DisableHeaderNormalizing, a
+// middleware in front of the cache writes its own lines, in lower case, of
+// the headers the cache writes; the cache's replace them, on a hit, a 304
+// and a miss alike.
+func TestLines_OuterMiddlewareSpellings(t *testing.T) {
+	for _, st := range cxStores(t) {
+		for _, mode := range hlModes {
+			t.Run(st.name+"/"+mode.name, func(t *testing.T) {
+				app := mode.name == "app"
+				opts := append(append(st.opts(t), mode.opts...), cache.WithTTL(time.Minute))
+				a := cxApp(fiber.Config{DisableHeaderNormalizing: true})
+				a.Use(func(c *fiber.Ctx) error {
+					h := &c.Response().Header
+					if app {
+						// What the cache rewrites for clients in app mode
+						// (in the shared-cache mode these lines would be
+						// the response's freshness: the upstream's business).
+						h.Set("cache-control", "max-age=3600")
+						h.Set("expires", "Thu, 01 Jan 2099 00:00:00 GMT")
+						h.Set("age", "999")
+					}
+					h.Set("cache-status", "outer")
+					h.Set("x-cache", "outer")
+					h.Add("X-Cache", "outer") // a second line, spelled as the cache spells it
+					h.Set("etag", `"outer"`)
+					h.Set("last-modified", "Thu, 01 Jan 2099 00:00:00 GMT")
+					return c.Next()
+				})
+				a.Use(cxCache(t, opts...).Handler())
+				a.Get("/p", func(c *fiber.Ctx) error {
+					if !app {
+						c.Set("Cache-Control", "max-age=60")
+					}
+					c.Set("ETag", `"v1"`)
+					c.Set("Last-Modified", "Mon, 01 Jan 2024 00:00:00 GMT")
+					return c.SendString("body")
+				})
+				addr := cxListen(t, a)
+
+				one := func(resp *http.Response, what string, names ...string) {
+					t.Helper()
+					for _, name := range names {
+						require.Len(t, resp.Header.Values(name), 1, "%s: %s sent on %d lines: %q", what, name, len(resp.Header.Values(name)), resp.Header.Values(name))
+					}
+				}
+				miss, _ := hlGet(t, addr, "/p")
+				require.Equal(t, "miss", miss.Header.Get("X-Cache"), "%v", miss.Header)
+				one(miss, "miss", "X-Cache", "Cache-Status")
+				if app {
+					one(miss, "miss", "Cache-Control", "Expires")
+				}
+				for _, tc := range []struct {
+					what   string
+					lines  []string
+					status int
+					names  []string
+				}{
+					{"hit", nil, 200, []string{"Cache-Control", "Expires", "Age", "Cache-Status", "X-Cache", "ETag", "Last-Modified"}},
+					{"304", []string{`If-None-Match: "v1"`}, 304, []string{"Cache-Control", "Expires", "Age", "Cache-Status", "X-Cache", "ETag"}},
+				} {
+					if !app {
+						tc.names = slices.DeleteFunc(tc.names, func(n string) bool { return n == "Expires" }) // none in this mode
+					}
+					resp, _ := hlGet(t, addr, "/p", tc.lines...)
+					require.Equal(t, tc.status, resp.StatusCode, "%s: %v", tc.what, resp.Header)
+					require.Equal(t, "hit", resp.Header.Get("X-Cache"), "%s: %v", tc.what, resp.Header)
+					one(resp, tc.what, tc.names...)
+					require.Equal(t, `"v1"`, resp.Header.Get("ETag"), tc.what)
+					if app {
+						require.Equal(t, "max-age=60", resp.Header.Get("Cache-Control"), tc.what)
+						require.NotEqual(t, "Thu, 01 Jan 2099 00:00:00 GMT", resp.Header.Get("Expires"), "%s: the cache's Expires, not the outer one", tc.what)
+						require.NotEqual(t, "999", resp.Header.Get("Age"), tc.what)
+					}
+					if tc.status == 200 {
+						require.Equal(t, "Mon, 01 Jan 2024 00:00:00 GMT", resp.Header.Get("Last-Modified"))
+					}
+				}
+			})
 		}
 	}
 }

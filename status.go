@@ -35,7 +35,15 @@ var (
 // nothing for a response that was neither served from nor stored in the
 // cache) and Cache-Status (RFC 9211). stored tells, for a miss, whether the
 // response was stored; e is the entry served, for its remaining freshness.
+// Either replaces every line of its name, in any spelling.
 func (m *Cache) setStatus(c *fiber.Ctx, o outcome, why Reason, e *entry.Entry, now int64) {
+	delLines(&c.Response().Header, m.isStatusHeader)
+	m.writeStatus(c, o, why, e, now)
+}
+
+// writeStatus is setStatus on a response that has no line of either name
+// (serveEntry deleted them).
+func (m *Cache) writeStatus(c *fiber.Ctx, o outcome, why Reason, e *entry.Entry, now int64) {
 	h := &c.Response().Header
 	if m.cacheHeader != nil {
 		switch {
