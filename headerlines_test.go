@@ -294,3 +294,36 @@ func TestLines_UnsafeInvalidatesEveryLocation(t *testing.T) {
 		})
 	}
 }
+
+// TestLines_MissReplacesEverySpelling: lines that middleware in front wrote
+// with SetCanonical in a spelling the header does not normalize to (so
+// that deleting by name misses them) are replaced on a miss too, by what
+// app mode advertises, by Never and by Control.
+func TestLines_MissReplacesEverySpelling(t *testing.T) {
+	a := cxApp()
+	a.Use(func(c *fiber.Ctx) error {
+		h := &c.Response().Header
+		h.SetCanonical([]byte("cache-control"), []byte("max-age=3600"))
+		h.SetCanonical([]byte("expires"), []byte("Thu, 01 Jan 2099 00:00:00 GMT"))
+		h.SetCanonical([]byte("x-cache"), []byte("outer"))
+		h.SetCanonical([]byte("cache-status"), []byte("outer"))
+		return c.Next()
+	})
+	a.Use(cxCache(t, cache.WithTTL(time.Minute)).Handler())
+	a.Get("/p", func(c *fiber.Ctx) error { return c.SendString("p") })
+	a.Get("/never", cache.Never(), func(c *fiber.Ctx) error { return c.SendString("never") })
+	a.Get("/control", cache.Control(cache.MaxAge(30*time.Second)), func(c *fiber.Ctx) error { return c.SendString("control") })
+	addr := cxListen(t, a)
+	for _, path := range []string{"/p", "/never", "/control"} {
+		t.Run(path, func(t *testing.T) {
+			resp, _ := hlGet(t, addr, path)
+			for _, name := range []string{"Cache-Control", "Expires", "X-Cache", "Cache-Status"} {
+				want := 1
+				if path == "/never" && name == "X-Cache" {
+					want = 0 // not stored: no X-Cache at all
+				}
+				require.Len(t, resp.Header.Values(name), want, "%s: %q", name, resp.Header.Values(name))
+			}
+		})
+	}
+}
