@@ -318,12 +318,36 @@ func TestLines_MissReplacesEverySpelling(t *testing.T) {
 		t.Run(path, func(t *testing.T) {
 			resp, _ := hlGet(t, addr, path)
 			for _, name := range []string{"Cache-Control", "Expires", "X-Cache", "Cache-Status"} {
-				want := 1
-				if path == "/never" && name == "X-Cache" {
-					want = 0 // not stored: no X-Cache at all
-				}
-				require.Len(t, resp.Header.Values(name), want, "%s: %q", name, resp.Header.Values(name))
+				// (not stored, /never gets no X-Cache of the cache's: the
+				// outer one is left)
+				require.Len(t, resp.Header.Values(name), 1, "%s: %q", name, resp.Header.Values(name))
 			}
 		})
+	}
+}
+
+// TestLines_WhatTheCacheDoesNotWriteIsLeft: lines of the status headers
+// that the cache does not write for a response (X-Cache when nothing was
+// stored or served from the store, Cache-Status with WithCacheStatus(false))
+// are left to whoever wrote them, in any spelling.
+func TestLines_WhatTheCacheDoesNotWriteIsLeft(t *testing.T) {
+	a := cxApp(fiber.Config{DisableHeaderNormalizing: true})
+	a.Use(func(c *fiber.Ctx) error {
+		c.Response().Header.Set("x-cache", "outer")
+		c.Response().Header.Set("cache-status", "outer")
+		return c.Next()
+	})
+	a.Use(cxCache(t, cache.WithCacheStatus(false)).Handler())
+	a.Get("/private", cache.Never(), func(c *fiber.Ctx) error { return c.SendString("p") })
+	a.Get("/p", func(c *fiber.Ctx) error { return c.SendString("p") })
+	addr := cxListen(t, a)
+
+	resp, _ := hlGet(t, addr, "/private")
+	require.Equal(t, []string{"outer"}, resp.Header.Values("X-Cache"), "not stored: the cache writes no X-Cache")
+	require.Equal(t, []string{"outer"}, resp.Header.Values("Cache-Status"))
+	for _, want := range []string{"miss", "hit"} {
+		resp, _ = hlGet(t, addr, "/p")
+		require.Equal(t, []string{want}, resp.Header.Values("X-Cache"))
+		require.Equal(t, []string{"outer"}, resp.Header.Values("Cache-Status"), "WithCacheStatus(false) writes none")
 	}
 }

@@ -24,7 +24,7 @@ func (m *Cache) serveEntry(c *fiber.Ctx, rh *reqHeaders, e *entry.Entry, now int
 	// What middleware in front of the cache wrote under the names served
 	// here goes, in every spelling, as the handler's lines replace it on a
 	// miss.
-	m.clearForEntry(h, e, nm)
+	m.clearForEntry(h, e, nm, o, why)
 	if nm {
 		resp.SetStatusCode(fasthttp.StatusNotModified)
 		for i := range e.Headers {

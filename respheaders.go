@@ -77,18 +77,24 @@ func fieldHeader(k []byte) bool {
 	return false
 }
 
-// isStatusHeader reports whether k is a header setStatus writes: the cache
-// header or Cache-Status.
-func (m *Cache) isStatusHeader(k []byte) bool {
-	return rfc.EqualFold(k, "cache-status") || m.cacheHeader != nil && bytes.EqualFold(k, m.cacheHeader)
+// writesStatus reports whether k is a header setStatus writes for o and
+// why: Cache-Status (unless WithCacheStatus(false)), the cache header for
+// the outcomes that carry one. A line the cache does not write is left to
+// whoever wrote it.
+func (m *Cache) writesStatus(k []byte, o outcome, why Reason) bool {
+	if m.cfg.cacheStatus && rfc.EqualFold(k, "cache-status") {
+		return true
+	}
+	return m.cacheHeader != nil && writesCacheHeader(o, why) && bytes.EqualFold(k, m.cacheHeader)
 }
 
 // clearForEntry deletes from h, in every spelling, the lines that serving
 // e is about to write: e's headers (those a 304 carries, when
-// notModified), Age, Content-Range and the cache's status headers.
-func (m *Cache) clearForEntry(h *fasthttp.ResponseHeader, e *entry.Entry, notModified bool) {
+// notModified), Age, Content-Range and the cache's status headers for o
+// and why.
+func (m *Cache) clearForEntry(h *fasthttp.ResponseHeader, e *entry.Entry, notModified bool, o outcome, why Reason) {
 	delLines(h, func(k []byte) bool {
-		if rfc.EqualFold(k, "age") || rfc.EqualFold(k, "content-range") || m.isStatusHeader(k) {
+		if rfc.EqualFold(k, "age") || rfc.EqualFold(k, "content-range") || m.writesStatus(k, o, why) {
 			return true
 		}
 		for i := range e.Headers {

@@ -37,21 +37,27 @@ var (
 // response was stored; e is the entry served, for its remaining freshness.
 // Either replaces every line of its name, in any spelling.
 func (m *Cache) setStatus(c *fiber.Ctx, o outcome, why Reason, e *entry.Entry, now int64) {
-	delLines(&c.Response().Header, m.isStatusHeader)
+	delLines(&c.Response().Header, func(k []byte) bool { return m.writesStatus(k, o, why) })
 	m.writeStatus(c, o, why, e, now)
+}
+
+// writesCacheHeader reports whether the cache header (WithCacheHeader) is
+// written for o and why: "hit" when the body came from the store, "miss"
+// when the handler's response was stored.
+func writesCacheHeader(o outcome, why Reason) bool {
+	return o <= outcomeRevalidated || o == outcomeMiss && why == ReasonNone
 }
 
 // writeStatus is setStatus on a response that has no line of either name
 // (serveEntry deleted them).
 func (m *Cache) writeStatus(c *fiber.Ctx, o outcome, why Reason, e *entry.Entry, now int64) {
 	h := &c.Response().Header
-	if m.cacheHeader != nil {
-		switch {
-		case o <= outcomeRevalidated:
-			h.SetCanonical(m.cacheHeader, strHit)
-		case o == outcomeMiss && why == ReasonNone:
-			h.SetCanonical(m.cacheHeader, strMiss)
+	if m.cacheHeader != nil && writesCacheHeader(o, why) {
+		v := strMiss
+		if o <= outcomeRevalidated {
+			v = strHit
 		}
+		h.SetCanonical(m.cacheHeader, v)
 	}
 	if !m.cfg.cacheStatus {
 		return
