@@ -75,8 +75,8 @@ func readResponse(h *fasthttp.ResponseHeader, reqTime, now int64) responseInfo {
 			ri.cdn = append(ri.cdn, v)
 		case rfc.EqualFold(k, "etag"):
 			ri.etag = v
-		case rfc.EqualFold(k, "set-cookie"):
-			ri.setCookie = true
+		case rfc.EqualFold(k, "set-cookie"), rfc.EqualFold(k, "set-cookie2"):
+			ri.setCookie = true // Set-Cookie2 (RFC 2965, obsolete) sets a cookie too
 		case rfc.EqualFold(k, "vary"):
 			rfc.ForEachToken(v, func(tok []byte) {
 				if len(tok) == 1 && tok[0] == '*' {
@@ -161,11 +161,11 @@ func (m *Cache) admit(c *fiber.Ctx, r *request, before []byte, now int64, raw bo
 	// A Set-Cookie to a request without cookies starts a session: never
 	// stored in app mode; in the shared-cache mode only when the upstream
 	// says public (as nginx and Varnish refuse such responses by default).
-	case ri.setCookie && !m.cfg.shared && !hasRequestCookie(&c.Request().Header, r.app.rawHeaders),
+	case ri.setCookie && !m.cfg.shared && !hasRequestCookie(&c.Request().Header),
 		ri.setCookie && m.cfg.shared && !ri.cc.Public:
 		return nil, nil, ReasonSetCookie
 	}
-	auth := len(peekRequest(&c.Request().Header, fasthttp.HeaderAuthorization, "authorization", r.app.rawHeaders)) > 0
+	auth := requestHas(&c.Request().Header, "authorization")
 	ok, why := rfc.Storable(rfc.StoreInput{
 		GetOrHead: true, Status: status, Response: ri.cc, Authorization: auth,
 		Shared: true, HasExpires: ri.hasExpire, Extension: !m.cfg.shared,
@@ -336,8 +336,10 @@ func autoETag(body []byte) []byte {
 	return append(b, '"')
 }
 
-func hasRequestCookie(h *fasthttp.RequestHeader, raw bool) bool {
-	return len(peekRequest(h, fasthttp.HeaderCookie, "cookie", raw)) > 0
+// hasRequestCookie reports whether the request carries a cookie, on any
+// Cookie line, in any case.
+func hasRequestCookie(h *fasthttp.RequestHeader) bool {
+	return requestHas(h, "cookie")
 }
 
 // headersBefore records the response headers set before the handler ran
@@ -465,13 +467,13 @@ func keepHeader(k, v []byte, conn [][]byte, bs beforeSet, cacheHeader []byte, sh
 
 // dropped reports the headers an entry never keeps besides hop-by-hop
 // ones: those the cache or the server writes afresh on every response,
-// and in app mode cookies (a shared cache stores Set-Cookie, RFC 9111 §7.3
-// leaves that to it, and cache-tests expects it).
+// and in app mode cookies, Set-Cookie2 included (a shared cache stores
+// Set-Cookie, RFC 9111 §7.3 leaves that to it, and cache-tests expects it).
 func dropped(k []byte, shared bool) bool {
 	for _, name := range [...]string{"content-length", "date", "age", "cache-status"} {
 		if rfc.EqualFold(k, name) {
 			return true
 		}
 	}
-	return !shared && rfc.EqualFold(k, "set-cookie")
+	return !shared && (rfc.EqualFold(k, "set-cookie") || rfc.EqualFold(k, "set-cookie2"))
 }

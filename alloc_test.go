@@ -8,6 +8,7 @@ package cache
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -115,5 +116,53 @@ func TestHitPathAllocatesNothing(t *testing.T) {
 			require.Equal(t, "hit", string(ctx.Response.Header.Peek("X-Cache")))
 			assert.Zero(t, testing.AllocsPerRun(200, run))
 		})
+	}
+}
+
+// A hit that replaces lines middleware in front of the cache wrote under
+// the names it writes, in other spellings, allocates nothing either,
+// whether the response header normalizes names or not.
+func TestHitPathAllocatesNothingReplacingSpellings(t *testing.T) {
+	for _, raw := range []bool{false, true} {
+		app := fiber.New(fiber.Config{DisableHeaderNormalizing: true})
+		app.Use(func(c *fiber.Ctx) error {
+			h := &c.Response().Header
+			if raw {
+				h.DisableNormalizing() // the test's Reset turned it back on
+			}
+			// SetCanonical keeps the spelling either way.
+			h.SetCanonical([]byte("cache-control"), []byte("max-age=3600"))
+			h.SetCanonical([]byte("expires"), []byte("Thu, 01 Jan 2099 00:00:00 GMT"))
+			h.SetCanonical([]byte("x-cache"), []byte("outer"))
+			h.SetCanonical([]byte("cache-status"), []byte("outer"))
+			return c.Next()
+		})
+		app.Use(New(WithTTL(time.Hour)))
+		app.Get("/p", func(c *fiber.Ctx) error { return c.SendString("body") })
+		serve := app.Handler()
+		var req fasthttp.Request
+		req.Header.SetMethod(fiber.MethodGet)
+		req.SetRequestURI("/p")
+		req.Header.SetHost("example.com")
+		ctx := new(fasthttp.RequestCtx)
+		ctx.Init(&req, nil, nil)
+		serve(ctx)
+		run := func() {
+			ctx.Response.Reset()
+			ctx.ResetUserValues()
+			serve(ctx)
+		}
+		run()
+		require.Equal(t, "hit", string(ctx.Response.Header.Peek("X-Cache")))
+		for _, name := range []string{"Cache-Control", "Expires", "X-Cache", "Cache-Status"} {
+			n := 0
+			ctx.Response.Header.VisitAll(func(k, _ []byte) {
+				if strings.EqualFold(string(k), name) {
+					n++
+				}
+			})
+			require.Equal(t, 1, n, "raw=%v: %s lines", raw, name)
+		}
+		assert.Zero(t, testing.AllocsPerRun(200, run), "raw=%v", raw)
 	}
 }

@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"hash/maphash"
@@ -16,21 +17,41 @@ import (
 )
 
 var (
-	// ErrDuplicateCaching is wrapped by the error of a request that two cache
-	// middlewares handle (app-level plus route-level, or one registered twice).
+	// ErrDuplicateCaching is wrapped by the error of a GET or HEAD that two
+	// cache middlewares would both look up (app-level plus route-level, or
+	// one registered twice), neither stepping aside for it.
 	ErrDuplicateCaching = errors.New("fibercache: two cache middlewares handle this request")
 	// ErrMissingCaching is returned by Helper where no cache middleware ran.
 	ErrMissingCaching = errors.New("fibercache: no cache middleware handles this request")
 )
 
-// localsKey is the fiber.Ctx Locals key under which the middleware that
-// handles a request leaves an inChain naming its *Cache.
+// localsKey is the fiber.Ctx Locals key under which the outermost cache
+// middleware leaves an inChain (it looks the request up) or an asideChain
+// (it stepped aside for it), and a cache further in that looks the request
+// up then leaves its own inChain.
 type localsKey struct{}
 
 // inChain wraps the *Cache left in Locals. fasthttp closes every Locals
 // value that is an io.Closer when the request ends, and *Cache has Close:
-// the wrapper has not.
+// the wrapper has not. It is pointer-shaped, so storing it allocates
+// nothing.
 type inChain struct{ m *Cache }
+
+// asideChain is inChain for a cache that stepped aside for the request.
+type asideChain struct{ m *Cache }
+
+// chainCache returns the cache Helper invalidates through for c: the one
+// that looks the request up, else the outermost one that stepped aside,
+// else nil.
+func chainCache(c *fiber.Ctx) *Cache {
+	switch in := c.Locals(localsKey{}).(type) {
+	case inChain:
+		return in.m
+	case asideChain:
+		return in.m
+	}
+	return nil
+}
 
 // A Cache is one response cache: its Handler is the middleware, and its
 // Invalidate methods remove stored responses from outside a request (a
@@ -175,13 +196,36 @@ func (m *Cache) appInfo(app *fiber.App) *appInfo {
 	return a
 }
 
+// duplicate fails a GET or HEAD that outer, a cache further out, looks up
+// too: the error, wrapping ErrDuplicateCaching and saying what to change,
+// is logged (by m's logger, else outer's, else slog.Default(): a request
+// failing for its configuration must not go unseen), and Fiber's error
+// handler gets a plain 500 that wraps it.
+func (m *Cache) duplicate(c *fiber.Ctx, outer *Cache) error {
+	err := duplicateError(c, outer == m)
+	l := cmp.Or(m.log.l, outer.log.l, slog.Default())
+	l.LogAttrs(c.UserContext(), slog.LevelError, "duplicate_caching", requestAttrs(c, slog.String("error", err.Error()))...)
+	return &chainError{err}
+}
+
 func duplicateError(c *fiber.Ctx, same bool) error {
-	how := "another cache.New already handles it (app.Use or a group, plus one on the route); keep only one of them"
+	how := "another cache.New looks it up too (app.Use or a group, plus one on the route); keep one of them, " +
+		"or make the outer one step aside for these paths (WithNext, a Skip rule, or rules that do not match them)"
 	if same {
 		how = "the same cache middleware is registered twice in its chain; register it once"
 	}
 	return fmt.Errorf("%w: %s %s: %s", ErrDuplicateCaching, c.Method(), c.Path(), how)
 }
+
+// chainError is what a request that two caches would both look up returns
+// to Fiber's error handler: a 500 (it wraps fiber.ErrInternalServerError)
+// whose text is the status text alone, so that the default error handler
+// does not send the app's configuration to the client. It wraps the
+// detailed error too: errors.Is(err, ErrDuplicateCaching) holds.
+type chainError struct{ detail error }
+
+func (e *chainError) Error() string   { return fiber.ErrInternalServerError.Message }
+func (e *chainError) Unwrap() []error { return []error{fiber.ErrInternalServerError, e.detail} }
 
 // requestTime is when the request arrived: the time fasthttp's server read
 // for it, else now (the clock, in tests).

@@ -4,11 +4,13 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -49,26 +51,36 @@ func TestAppRouteAndGroup(t *testing.T) {
 }
 
 func TestDuplicateCaching(t *testing.T) {
+	logged := func() (*slog.Logger, func() string) {
+		var b strings.Builder
+		var mu sync.Mutex
+		l := slog.New(slog.NewTextHandler(lockedWriter{&mu, &b}, nil))
+		return l, func() string { mu.Lock(); defer mu.Unlock(); return b.String() }
+	}
 	t.Run("app and route", func(t *testing.T) {
 		var k testkit.Counter
+		l, logs := logged()
 		app := fiber.New()
 		app.Use(New())
-		app.Get("/x", New(), k.Handler("x"))
+		app.Get("/x", New(WithLogger(l)), k.Handler("x"))
 		r := testkit.Do(t, app, "GET", "/x")
 		assert.Equal(t, 500, r.Status)
-		assert.Contains(t, r.Body, ErrDuplicateCaching.Error())
-		assert.Contains(t, r.Body, "keep only one")
+		assert.Equal(t, "Internal Server Error", r.Body, "the configuration is not the client's business")
+		assert.Contains(t, logs(), ErrDuplicateCaching.Error())
+		assert.Contains(t, logs(), "keep one of them")
 		assert.Equal(t, 0, k.Runs())
 	})
 	t.Run("registered twice", func(t *testing.T) {
-		mw := New()
+		l, logs := logged()
+		mw := New(WithLogger(l))
 		var k testkit.Counter
 		app := fiber.New()
 		app.Use(mw)
 		app.Get("/x", mw, k.Handler("x"))
 		r := testkit.Do(t, app, "GET", "/x")
 		assert.Equal(t, 500, r.Status)
-		assert.Contains(t, r.Body, "registered twice")
+		assert.Contains(t, logs(), "registered twice")
+		assert.NotContains(t, r.Body, "registered twice")
 	})
 	t.Run("error wraps", func(t *testing.T) {
 		var got error
@@ -81,6 +93,18 @@ func TestDuplicateCaching(t *testing.T) {
 		testkit.Do(t, app, "GET", "/x")
 		require.True(t, errors.Is(got, ErrDuplicateCaching), "%v", got)
 	})
+}
+
+// lockedWriter serializes writes to w.
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 // 2. Only GET and HEAD; HEAD from a stored GET; a stored HEAD never answers a GET.

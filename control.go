@@ -406,7 +406,6 @@ func (it *ccItem) appendTo(dst []byte) []byte {
 
 // ccState holds the scratch buffers of one patch; pooled.
 type ccState struct {
-	keys   [][]byte // header keys differing from the canonical spelling
 	values [][]byte
 	joined []byte
 	parsed []ccDirective
@@ -417,11 +416,10 @@ type ccState struct {
 var ccPool = sync.Pool{New: func() any { return new(ccState) }}
 
 func (s *ccState) reset() {
-	clear(s.keys)
 	clear(s.values)
 	clear(s.parsed)
 	clear(s.items)
-	s.keys, s.values, s.parsed, s.items = s.keys[:0], s.values[:0], s.parsed[:0], s.items[:0]
+	s.values, s.parsed, s.items = s.values[:0], s.parsed[:0], s.items[:0]
 	s.joined, s.out = s.joined[:0], s.out[:0]
 }
 
@@ -436,13 +434,9 @@ func ccPatch(h *fasthttp.ResponseHeader, ds []Directive) {
 	// Collect every Cache-Control line. VisitAll also finds lines whose key
 	// is not canonically spelled (header normalizing disabled).
 	h.VisitAll(func(k, v []byte) {
-		if !rfc.EqualFold(k, "cache-control") {
-			return
+		if rfc.EqualFold(k, "cache-control") {
+			s.values = append(s.values, v)
 		}
-		if string(k) != fiber.HeaderCacheControl {
-			s.keys = append(s.keys, append([]byte(nil), k...))
-		}
-		s.values = append(s.values, v)
 	})
 	if len(s.values) == 0 && len(ds) == 0 {
 		return
@@ -498,15 +492,16 @@ func ccPatch(h *fasthttp.ResponseHeader, ds []Directive) {
 	}
 
 	// s.out no longer aliases the header, so it is safe to modify h now.
-	// Set alone would only replace the first of several lines.
-	for _, k := range s.keys {
-		h.DelBytes(k)
-	}
-	h.Del(fiber.HeaderCacheControl)
+	// Set alone would only replace the first of several lines, spelled as
+	// given.
+	delLines(h, isCacheControl)
 	if len(s.out) > 0 {
 		h.SetBytesV(fiber.HeaderCacheControl, s.out)
 	}
 }
+
+// isCacheControl reports whether k names Cache-Control, in any case.
+func isCacheControl(k []byte) bool { return rfc.EqualFold(k, "cache-control") }
 
 // ccApply applies one directive to items.
 func ccApply(items []ccItem, d Directive) []ccItem {

@@ -12,17 +12,23 @@ a group (app.Group("/api", cache.New(...))) or of one route
 (app.Get("/x", cache.New(...), h)). NewCache builds a *Cache: its Handler
 is the same middleware, and its InvalidateURL and InvalidateRoute methods
 work outside requests, from a background job for example. Close stops what
-NewCache started. Only one cache middleware may handle a request. When two
-do (an app-wide one plus one on the route, say), the request fails with an
-error that wraps ErrDuplicateCaching.
+NewCache started. Only one cache middleware looks a request up. A cache
+that steps aside for a GET or HEAD (WithNext says so, a Skip rule or no
+rule matches its path, WithTTL(0), closed) leaves it to a group or route
+cache further in, and Helper finds that one. When two would both look it
+up (an app-wide one plus one on the route, say), the client gets a plain
+500, Fiber's error handler an error that wraps ErrDuplicateCaching, and
+the log a duplicate_caching error saying what to change. Other methods
+pass through both and are invalidated once.
 
 # What is looked up and stored
 
 Only GET and HEAD requests are looked up. A HEAD may be answered from a
 stored GET; a stored HEAD never answers a GET. Other methods pass through
 (see Invalidation). A GET or HEAD is not looked up (a bypass) when WithNext
-says so, when no rule of WithRules can match its path, while the storage is
-failing, and after Close; the Cache-Status header names the reason.
+says so, when no rule of WithRules can match its path, with WithTTL(0),
+while the storage is failing, and after Close; the Cache-Status header
+names the reason.
 
 A response is stored when all of these hold:
   - its status is cacheable by default (RFC 9110 §15.1: 200, 203, 204,
@@ -32,15 +38,17 @@ A response is stored when all of these hold:
   - it has no no-store, no private (qualified or not), no Vary: *, and its
     no-cache, if any, comes with a validator (an ETag or Last-Modified of
     the handler's);
-  - it does not set a cookie (Set-Cookie) in answer to a request that
-    carried none;
-  - the request had no Authorization header, or the response says public,
-    s-maxage or must-revalidate (RFC 9111 §3.5);
+  - it does not set a cookie (Set-Cookie, or the obsolete Set-Cookie2) in
+    answer to a request that carried none;
+  - the request had no Authorization header (a non-empty value on any of
+    its lines), or the response says public, s-maxage or must-revalidate
+    (RFC 9111 §3.5);
   - the handler returned no error, the body is not a stream and is at most
     WithMaxBodySize, and it has at most 128 headers, 64 KiB of header bytes
     and 16 Vary names.
 
-A stored entry never holds Set-Cookie, hop-by-hop headers (Connection and
+A stored entry never holds Set-Cookie or Set-Cookie2 (in app mode),
+hop-by-hop headers (Connection and
 what it names, Keep-Alive, Transfer-Encoding, ...), Content-Length, Date,
 Age, Cache-Status, the WithCacheHeader header, or headers that middleware in
 front of the cache had set before the handler ran (that middleware sets
@@ -187,8 +195,10 @@ Cache-Status (RFC 9211, WithCacheStatus) says what happened and why:
 	fibercache; fwd=bypass; detail=no_rule
 
 The details are Reason names. Every header the cache reads is matched
-case-insensitively, DisableHeaderNormalizing included (Accept-Encoding is
-read as Fiber's compress middleware reads it).
+case-insensitively, DisableHeaderNormalizing included, and every line of it
+is read (Accept-Encoding is read as Fiber's compress middleware reads it).
+What the cache writes replaces every line of that name, in any spelling,
+that middleware in front of it wrote.
 
 # Logs and metrics
 
@@ -200,7 +210,8 @@ redis_fast_path_off (a Redis older than 7.0, driven through the plain
 fiber.Storage path) at Warn. What varies is in attributes: a request's
 logs carry method, url and, when Fiber's requestid middleware ran in front
 of the cache, request_id. Without WithLogger the cache is silent, unless
-FIBER_CACHES_LOG_LEVEL is debug or trace.
+FIBER_CACHES_LOG_LEVEL is debug or trace; the one exception is
+duplicate_caching (at Error), which then goes to slog.Default().
 
 WithObserver is told of every Event and Reason; the cacheprom package
 turns them into Prometheus metrics.

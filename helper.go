@@ -17,8 +17,10 @@ type CacheHelper struct {
 	base reqBase // scheme, host and path of the request
 }
 
-// Helper returns the helper of the cache middleware handling c's request,
-// or an error wrapping ErrMissingCaching when none does.
+// Helper returns the helper of the cache middleware handling c's request
+// (the one that looks it up; when every cache in the chain stepped aside
+// for it, the outermost), or an error wrapping ErrMissingCaching when none
+// ran.
 //
 //	h, err := cache.Helper(c)
 //	if err != nil {
@@ -26,9 +28,8 @@ type CacheHelper struct {
 //	}
 //	err = h.InvalidateRoute("user", fiber.Map{"id": id})
 func Helper(c *fiber.Ctx) (*CacheHelper, error) {
-	in, ok := c.Locals(localsKey{}).(inChain)
-	m := in.m
-	if !ok || m == nil {
+	m := chainCache(c)
+	if m == nil {
 		return nil, fmt.Errorf("%w: %s %s: add cache.New(...) to the app, group or route in front of this handler, with app.Use(cache.New(...)) for example",
 			ErrMissingCaching, c.Method(), c.Path())
 	}

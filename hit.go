@@ -20,7 +20,12 @@ var strAge = []byte(fasthttp.HeaderAge)
 func (m *Cache) serveEntry(c *fiber.Ctx, rh *reqHeaders, e *entry.Entry, now int64, o outcome, why Reason) error {
 	resp := c.Response()
 	h := &resp.Header
-	if notModified(rh, e) {
+	nm := notModified(rh, e)
+	// What middleware in front of the cache wrote under the names served
+	// here goes, in every spelling, as the handler's lines replace it on a
+	// miss.
+	m.clearForEntry(h, e, nm, o, why)
+	if nm {
 		resp.SetStatusCode(fasthttp.StatusNotModified)
 		for i := range e.Headers {
 			kv := &e.Headers[i]
@@ -97,7 +102,7 @@ func (m *Cache) finishHit(c *fiber.Ctx, e *entry.Entry, now int64, o outcome, wh
 	age := e.Age(now) / 1e9
 	var buf [20]byte
 	h.SetCanonical(strAge, strconv.AppendInt(buf[:0], age, 10))
-	m.setStatus(c, o, why, e, now)
+	m.writeStatus(c, o, why, e, now) // serveEntry cleared every other spelling
 	// One of hit, stale, not_modified or miss per request: a miss was
 	// counted where the handler ran.
 	switch {

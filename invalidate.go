@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strings"
 
+	"github.com/fiber-caches/cache/internal/rfc"
 	"github.com/gofiber/fiber/v2"
 	"github.com/valyala/fasthttp"
 )
@@ -36,8 +37,7 @@ func (m *Cache) passUnsafe(c *fiber.Ctx) error {
 	m.invalidatePaths(c, self)
 	done := [][]byte{self}
 	var base *reqBase
-	for _, name := range [...]string{fasthttp.HeaderLocation, fasthttp.HeaderContentLocation} {
-		v := c.Response().Header.Peek(name)
+	for _, v := range locations(&c.Response().Header) {
 		if len(v) == 0 {
 			continue
 		}
@@ -52,6 +52,18 @@ func (m *Cache) passUnsafe(c *fiber.Ctx) error {
 		done = m.invalidateClientPaths(c, host, path, a, done)
 	}
 	return nil
+}
+
+// locations returns every Location and Content-Location line of h, in
+// any spelling, that is not empty.
+func locations(h *fasthttp.ResponseHeader) []string {
+	var out []string
+	h.VisitAll(func(k, v []byte) {
+		if len(v) > 0 && (rfc.EqualFold(k, "location") || rfc.EqualFold(k, "content-location")) {
+			out = append(out, string(v))
+		}
+	})
+	return out
 }
 
 // pathMaterial is the key material of a path record: the same bytes

@@ -228,18 +228,14 @@ func appendLine[S ~string | ~[]byte](b []byte, v S) []byte {
 	return append(b, v...)
 }
 
-// peekRequest returns the request header canonical (lower: its lower-case
-// form), matched case-insensitively whatever fiber.Config says: with header
-// normalizing disabled (raw), by scanning.
-func peekRequest(h *fasthttp.RequestHeader, canonical, lower string, raw bool) []byte {
-	if v := h.Peek(canonical); len(v) > 0 || !raw {
-		return v
-	}
-	var out []byte
+// requestHas reports whether the request has a line of the header lower
+// (its lower-case name), matched case-insensitively whatever fiber.Config
+// says, whose value is not empty. Every line counts, not only the first:
+// an empty first line must not hide a credential on the second.
+func requestHas(h *fasthttp.RequestHeader, lower string) bool {
+	found := false
 	h.VisitAll(func(k, v []byte) {
-		if out == nil && rfc.EqualFold(k, lower) {
-			out = v
-		}
+		found = found || len(v) > 0 && rfc.EqualFold(k, lower)
 	})
-	return out
+	return found
 }

@@ -53,18 +53,9 @@ func Never() fiber.Handler {
 // uncacheable; Control leaves such responses alone.
 type controlNeverKey struct{}
 
-// controlDelHeader deletes every line of the header key from h, also lines
-// whose key is spelled differently (possible when header normalizing is
-// disabled).
+// controlDelHeader deletes every line of the header key from h, in any
+// spelling (possible when header normalizing is disabled, or where a line
+// was set with SetCanonical).
 func controlDelHeader(h *fasthttp.ResponseHeader, key string) {
-	var odd [][]byte
-	h.VisitAll(func(k, _ []byte) {
-		if string(k) != key && strings.EqualFold(string(k), key) {
-			odd = append(odd, append([]byte(nil), k...))
-		}
-	})
-	for _, k := range odd {
-		h.DelBytes(k)
-	}
-	h.Del(key)
+	delLines(h, func(k []byte) bool { return strings.EqualFold(string(k), key) })
 }

@@ -111,7 +111,9 @@ func WithStorage(s fiber.Storage) Option {
 // was not stored at LevelTrace, storage failures at slog.LevelWarn. Without
 // it the middleware is silent, unless the environment variable
 // FIBER_CACHES_LOG_LEVEL is "debug" or "trace" (any case): then it logs to
-// stderr at that level.
+// stderr at that level. The one exception is duplicate_caching, a
+// configuration error that fails requests: without a logger it goes to
+// slog.Default().
 func WithLogger(l *slog.Logger) Option {
 	return func(c *config) { c.logger = l }
 }
@@ -428,7 +430,8 @@ func WithKeyFunc(f func(c *fiber.Ctx, key []byte) []byte) Option {
 }
 
 // WithNext skips the cache for the requests f returns true for, as Fiber's
-// middleware Next fields do: they are neither looked up nor stored.
+// middleware Next fields do: they are neither looked up nor stored, and a
+// cache further in the chain (a group's, a route's) may handle them.
 // Unsafe requests still invalidate.
 func WithNext(f func(c *fiber.Ctx) bool) Option {
 	return func(c *config) { c.next = f }

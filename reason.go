@@ -13,7 +13,7 @@ const (
 	// Why a request bypassed the cache (neither looked up nor stored).
 	ReasonMethod              // not GET or HEAD
 	ReasonNoRule              // no rule can match the path, or the matching rule says Skip
-	ReasonSkip                // the WithNext predicate said so, or the cache is closed
+	ReasonSkip                // the WithNext predicate said so
 	ReasonPendingInvalidation // an invalidation of the path has not reached the storage yet
 	ReasonStoragePaused       // the storage failed recently and is left alone for a moment
 	ReasonRequestNoStore      // the request said no-store (shared-cache mode)
@@ -39,6 +39,10 @@ const (
 	ReasonMustUnderstand   // must-understand with a status the cache does not understand
 	ReasonRequestDirective // the request's no-store (shared-cache mode)
 	ReasonTooSlow          // the handler ran longer than an invalidation is remembered
+
+	// Bypasses, added after the others (the values above are kept).
+	ReasonCachingOff // WithTTL(0): the cache stores nothing
+	ReasonClosed     // the cache was closed (Close, or the app's Shutdown)
 	numReasons
 )
 
@@ -70,6 +74,8 @@ var reasonNames = [numReasons]string{
 	ReasonMustUnderstand:      "must_understand",
 	ReasonRequestDirective:    "request_directive",
 	ReasonTooSlow:             "handler_too_slow",
+	ReasonCachingOff:          "caching_off",
+	ReasonClosed:              "closed",
 }
 
 // String returns the reason's stable name, such as "no_store".

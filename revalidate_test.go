@@ -94,6 +94,7 @@ func TestRevalidation_304IsAdmittedAgain(t *testing.T) {
 		{name: "new max-age", notMod: []string{"Cache-Control: max-age=20"}, app: true, shared: true},
 		{name: "set-cookie", notMod: []string{"Set-Cookie: session=alice"}, noCookie: true},
 		{name: "set-cookie public", notMod: []string{"Set-Cookie: session=alice", "Cache-Control: public, max-age=20"}, shared: true},
+		{name: "set-cookie2", notMod: []string{"Set-Cookie2: session=alice"}, noCookie: true},
 		{name: "private", notMod: []string{"Cache-Control: private, max-age=20"}},
 		{name: "qualified private", notMod: []string{`Cache-Control: private="x", max-age=20`}},
 		{name: "no-store", notMod: []string{"Cache-Control: no-store"}},

@@ -42,27 +42,32 @@ func (r *request) release() {
 // coalesced with identical ones, then the decision to store (fetch.go,
 // admit.go).
 func (m *Cache) serve(c *fiber.Ctx) error {
-	if prev, ok := c.Locals(localsKey{}).(inChain); ok {
-		return duplicateError(c, prev.m == m)
-	}
-	c.Locals(localsKey{}, inChain{m})
-
+	prev := c.Locals(localsKey{})
 	h := &c.Request().Header
 	head := h.IsHead()
 	if !head && !h.IsGet() {
+		if prev != nil {
+			// A cache further out invalidates for this request, in every
+			// cache of the process: once is enough.
+			return c.Next()
+		}
+		c.Locals(localsKey{}, inChain{m})
 		return m.passUnsafe(c)
 	}
+	a, why := m.stepAside(c)
+	if why != ReasonNone {
+		// Not looked up here, so a cache further in may: Helper finds that
+		// one, or this one (the outermost) if none looks it up.
+		if prev == nil {
+			c.Locals(localsKey{}, asideChain{m})
+		}
+		return m.bypass(c, why)
+	}
+	if outer, ok := prev.(inChain); ok {
+		return m.duplicate(c, outer.m)
+	}
+	c.Locals(localsKey{}, inChain{m})
 	refresh := c.Locals(refreshKey{}) != nil
-	if m.closed.Load() {
-		return m.bypass(c, ReasonSkip)
-	}
-	if m.cfg.next != nil && m.cfg.next(c) {
-		return m.bypass(c, ReasonSkip)
-	}
-	a := m.appInfo(c.App())
-	if !m.cfg.mayCache(c.Path(), a) {
-		return m.bypass(c, ReasonNoRule)
-	}
 
 	r := requestPool.Get().(*request)
 	defer r.release()
@@ -125,6 +130,25 @@ func (m *Cache) serve(c *fiber.Ctx) error {
 	return m.fetch(c, r, stale, refresh)
 }
 
+// stepAside returns why m does not look up c's GET or HEAD at all (the
+// cache is closed, caching is off, WithNext says so, no rule can match the
+// path), or ReasonNone and the app's configuration when it does.
+func (m *Cache) stepAside(c *fiber.Ctx) (*appInfo, Reason) {
+	switch {
+	case m.closed.Load():
+		return nil, ReasonClosed
+	case m.cfg.ttl == 0:
+		return nil, ReasonCachingOff
+	case m.cfg.next != nil && m.cfg.next(c):
+		return nil, ReasonSkip
+	}
+	a := m.appInfo(c.App())
+	if !m.cfg.mayCache(c.Path(), a) {
+		return nil, ReasonNoRule
+	}
+	return a, ReasonNone
+}
+
 // lookup reads the path record and the entry for r, creating the path
 // record if absent (a store may follow). It returns false when the
 // storage failed.
@@ -175,7 +199,11 @@ func (m *Cache) bypass(c *fiber.Ctx, why Reason) error {
 		m.log.l.LogAttrs(c.UserContext(), LevelTrace, "cache_bypass", requestAttrs(c, slog.String("reason", why.String()))...)
 	}
 	err := c.Next()
-	m.setStatus(c, outcomeBypass, why, nil, 0)
+	if in, ok := c.Locals(localsKey{}).(inChain); !ok || in.m == m {
+		// Unless a cache further in looked the request up: its
+		// Cache-Status tells what happened.
+		m.setStatus(c, outcomeBypass, why, nil, 0)
+	}
 	return err
 }
 

@@ -35,15 +35,30 @@ var (
 // nothing for a response that was neither served from nor stored in the
 // cache) and Cache-Status (RFC 9211). stored tells, for a miss, whether the
 // response was stored; e is the entry served, for its remaining freshness.
+// Either replaces every line of its name, in any spelling.
 func (m *Cache) setStatus(c *fiber.Ctx, o outcome, why Reason, e *entry.Entry, now int64) {
+	delLines(&c.Response().Header, func(k []byte) bool { return m.writesStatus(k, o, why) })
+	m.writeStatus(c, o, why, e, now)
+}
+
+// writesCacheHeader reports whether the cache header (WithCacheHeader) is
+// written for o and why: "hit" when the body came from the store (a
+// revalidation only when its response was stored again), "miss" when the
+// handler's response was stored.
+func writesCacheHeader(o outcome, why Reason) bool {
+	return o < outcomeRevalidated || (o == outcomeRevalidated || o == outcomeMiss) && why == ReasonNone
+}
+
+// writeStatus is setStatus on a response that has no line of either name
+// (serveEntry deleted them).
+func (m *Cache) writeStatus(c *fiber.Ctx, o outcome, why Reason, e *entry.Entry, now int64) {
 	h := &c.Response().Header
-	if m.cacheHeader != nil {
-		switch {
-		case o < outcomeRevalidated, o == outcomeRevalidated && why == ReasonNone:
-			h.SetCanonical(m.cacheHeader, strHit)
-		case o == outcomeMiss && why == ReasonNone:
-			h.SetCanonical(m.cacheHeader, strMiss)
+	if m.cacheHeader != nil && writesCacheHeader(o, why) {
+		v := strMiss
+		if o <= outcomeRevalidated {
+			v = strHit
 		}
+		h.SetCanonical(m.cacheHeader, v)
 	}
 	if !m.cfg.cacheStatus {
 		return
@@ -52,8 +67,8 @@ func (m *Cache) setStatus(c *fiber.Ctx, o outcome, why Reason, e *entry.Entry, n
 	b := append(buf[:0], cacheStatusName...)
 	switch o {
 	case outcomeHit, outcomeStale:
-		b = append(b, "; hit; ttl="...)
-		b = strconv.AppendInt(b, ttlSeconds(e, now), 10)
+		b = append(b, "; hit"...)
+		b = appendTTL(b, e, now)
 		if o == outcomeStale {
 			b = append(b, "; detail=stale"...)
 		}
@@ -63,8 +78,7 @@ func (m *Cache) setStatus(c *fiber.Ctx, o outcome, why Reason, e *entry.Entry, n
 			b = append(b, "; fwd-status="...)
 			b = strconv.AppendInt(b, int64(s), 10)
 		}
-		b = append(b, "; ttl="...)
-		b = strconv.AppendInt(b, ttlSeconds(e, now), 10)
+		b = appendTTL(b, e, now)
 		b = append(b, "; detail=stale-if-error"...)
 	case outcomeCollapsed:
 		b = append(b, "; fwd=uri-miss; collapsed"...)
@@ -88,14 +102,14 @@ func (m *Cache) setStatus(c *fiber.Ctx, o outcome, why Reason, e *entry.Entry, n
 	h.SetCanonical(strCacheStatus, b)
 }
 
-// ttlSeconds is e's remaining freshness at now, in whole seconds (negative
-// when stale), as Cache-Status's ttl parameter says it.
-func ttlSeconds(e *entry.Entry, now int64) int64 {
-	if e == nil {
-		return 0
+// appendTTL appends Cache-Status's ttl parameter: e's remaining freshness
+// at now, in whole seconds (negative when stale). An entry kept until
+// invalidated has no freshness lifetime, and RFC 9211 §2.4 then has the
+// parameter left out.
+func appendTTL(b []byte, e *entry.Entry, now int64) []byte {
+	if e == nil || e.FreshUntil == entry.Forever {
+		return b
 	}
-	if e.FreshUntil == entry.Forever {
-		return 1<<31 - 1
-	}
-	return (e.FreshUntil - now) / 1e9
+	b = append(b, "; ttl="...)
+	return strconv.AppendInt(b, (e.FreshUntil-now)/1e9, 10)
 }

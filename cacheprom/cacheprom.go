@@ -67,6 +67,8 @@ var bypassReasons = []cache.Reason{
 	cache.ReasonStoragePaused,
 	cache.ReasonRequestNoStore,
 	cache.ReasonAbsoluteForm,
+	cache.ReasonCachingOff,
+	cache.ReasonClosed,
 }
 
 // unknownReason labels an event that came without a reason, or with one

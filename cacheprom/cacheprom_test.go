@@ -59,6 +59,12 @@ func TestObserveEachEvent(t *testing.T) {
 			t.Errorf("%s exported before it was observed", absent)
 		}
 	}
+	// The reasons a cache steps aside for are bypasses.
+	for _, r := range []cache.Reason{cache.ReasonSkip, cache.ReasonNoRule, cache.ReasonCachingOff, cache.ReasonClosed} {
+		if _, ok := before[`fibercache_bypass_total{reason="`+r.String()+`"}`]; !ok {
+			t.Errorf("reason %q is not exported at zero in bypass_total", r)
+		}
+	}
 	// Every reason is exported at zero from the start, in one family.
 	for _, r := range cache.Reasons() {
 		_, bypass := before[`fibercache_bypass_total{reason="`+r.String()+`"}`]
