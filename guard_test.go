@@ -395,3 +395,68 @@ func gdPending(m *Cache) int {
 	defer g.mu.Unlock()
 	return len(g.pending)
 }
+
+// TestGuard_RedisScriptLoadBounded: when Redis has forgotten the scripts
+// (a restart, a new node), they are loaded again; a Redis that stalls then
+// holds an invalidation no longer than the storage timeout (the old code
+// waited for go-redis's own timeouts, or for ever).
+func TestGuard_RedisScriptLoadBounded(t *testing.T) {
+	s, prefix := redisStorage(t)
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
+	h := &gdNoScript{release: release}
+	s.Conn().AddHook(h)
+	m := gdCache(t, WithStorage(s), WithKeyPrefix(prefix), WithStorageTimeout(100*time.Millisecond))
+
+	h.noScript.Store(true)
+	start := time.Now()
+	done := make(chan error, 1)
+	go func() { done <- m.InvalidateURL("http://example.com/p") }()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(2 * time.Second):
+		t.Fatal("an invalidation waited more than 2 s for a stalled SCRIPT LOAD")
+	}
+	assert.Less(t, time.Since(start), time.Second)
+	require.True(t, h.loading.Load(), "no script was loaded again: the test proved nothing")
+}
+
+// gdNoScript is a go-redis hook that, once noScript is set, answers the
+// next pipeline NOSCRIPT, as a restarted Redis does, and then stalls the
+// SCRIPT LOAD that follows until release is closed, whatever its context.
+type gdNoScript struct {
+	noScript, loading atomic.Bool
+	release           chan struct{}
+}
+
+// gdRedisError is an error as Redis returns them.
+type gdRedisError string
+
+func (e gdRedisError) Error() string { return string(e) }
+func (gdRedisError) RedisError()     {}
+
+func (h *gdNoScript) DialHook(next goredis.DialHook) goredis.DialHook { return next }
+
+func (h *gdNoScript) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
+	return func(ctx context.Context, cmd goredis.Cmder) error {
+		if cmd.Name() == "script" && h.loading.Load() {
+			<-h.release
+		}
+		return next(ctx, cmd)
+	}
+}
+
+func (h *gdNoScript) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []goredis.Cmder) error {
+		if h.noScript.CompareAndSwap(true, false) {
+			h.loading.Store(true)
+			err := gdRedisError("NOSCRIPT No matching script. Please use EVAL.")
+			for _, c := range cmds {
+				c.SetErr(err)
+			}
+			return err
+		}
+		return next(ctx, cmds)
+	}
+}
