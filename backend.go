@@ -11,7 +11,10 @@ import (
 )
 
 // A backend keeps entries and path records: the in-process store, a Redis
-// reached through its client, or any other fiber.Storage.
+// reached through its client, or any other fiber.Storage. NewCache wraps
+// every shared one in guarded (guard.go), which bounds its calls, pauses
+// it after a failure and keeps the invalidations that did not land: a
+// backend itself does none of that.
 //
 // The protocol that keeps invalidations from being lost or undone, on every
 // backend (see generation.go for the argument):
@@ -34,8 +37,10 @@ type backend interface {
 	// drop removes e, found unusable for good (kept past KeepUntil).
 	drop(ctx context.Context, k *keys, e *entry.Entry) error
 	// invalidate gives the path a fresh generation, if it has a record.
+	// (guarded returns nil for one it keeps to land later.)
 	invalidate(ctx context.Context, pathMaterial []byte) error
-	// bumpEpoch makes every entry of the namespace unusable.
+	// bumpEpoch makes every entry of the namespace unusable (guarded:
+	// nil when kept, as invalidate).
 	bumpEpoch(ctx context.Context) error
 	// identity tells two caches that share one backend apart from others,
 	// so one invalidation is not sent twice to the same storage.

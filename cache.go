@@ -60,8 +60,7 @@ func chainCache(c *fiber.Ctx) *Cache {
 // what it started.
 type Cache struct {
 	cfg         config
-	b           backend
-	g           *guard // nil for the in-process store
+	b           backend // guarded, unless it is the in-process store
 	mem         *memstore.Store
 	log         logger
 	obs         Observer
@@ -127,8 +126,7 @@ func NewCache(opts ...Option) *Cache {
 		m.b = &storageBackend{s: newSharedKeys(cfg.keyPrefix), c: newCtxStorage(s), pathTTL: cfg.maxKeep()}
 	}
 	if m.mem == nil {
-		m.g = &guard{timeout: cfg.storageTimeout, pause: cfg.storagePause, log: m.log, obs: m.observe, now: m.now}
-		m.g.init(m.land)
+		m.b = newGuarded(m.b, &cfg, m.log, m.observe, m.now)
 	}
 	if cfg.cacheHeader != "" {
 		m.cacheHeader = []byte(textproto.CanonicalMIMEHeaderKey(cfg.cacheHeader))
@@ -141,9 +139,10 @@ func NewCache(opts ...Option) *Cache {
 func (m *Cache) Handler() fiber.Handler { return m.serve }
 
 // Close stops what NewCache started: background refreshes are waited for
-// (at most a few seconds), invalidations still waiting for a storage are
-// tried one last time and logged if they cannot land, and the in-process
-// store is emptied. The middleware keeps working after Close, without
+// (at most 5 s), invalidations still waiting for a storage are tried one
+// last time (at most 1 s in all) and logged if they cannot land, and the
+// in-process store is emptied. It returns within 6 s whatever is pending,
+// and no request waits for it. The middleware keeps working after Close, without
 // caching. The first request a cache serves ties it to its app: app.Shutdown
 // calls Close.
 func (m *Cache) Close() error {
@@ -151,8 +150,8 @@ func (m *Cache) Close() error {
 		m.closed.Store(true)
 		unregister(m)
 		m.refreshes.wait(5 * time.Second)
-		if m.g != nil {
-			m.g.close()
+		if g, ok := m.b.(*guarded); ok {
+			g.close()
 		}
 		if m.mem != nil {
 			m.mem.Reset()

@@ -174,7 +174,10 @@ logged, and the storage is left alone for WithStoragePause (1 s): requests
 are served by the handler, as without a cache. A stored value that does not
 decode is never served. An invalidation that cannot reach the storage is kept
 and retried until it lands; until then, that path is not served from the
-cache on this instance. The in-process store cannot fail.
+cache on this instance. At most 1,000 paths are kept: past that, one
+invalidation of everything replaces them. An outage logs one warning
+(storage_error) and, once over, one info line (storage_recovered). The
+in-process store cannot fail.
 
 A fiber.Storage with *WithContext methods (gofiber/storage's have them) is
 called through them, and must honour their context for that bound; one
@@ -205,9 +208,9 @@ that middleware in front of it wrote.
 WithLogger takes a *slog.Logger: cache_lookup HIT, cache_lookup MISS,
 store_in_cache and invalidate at Debug; cache_bypass and
 response_not_cachable (with the reason), storage_get (the key) and
-storage_set at LevelTrace; storage_error, invalidation_pending and
-redis_fast_path_off (a Redis older than 7.0, driven through the plain
-fiber.Storage path) at Warn. What varies is in attributes: a request's
+storage_set at LevelTrace; storage_error (the first failed call of an
+outage) and redis_fast_path_off (a Redis older than 7.0, driven through
+the plain fiber.Storage path) at Warn; storage_recovered at Info. What varies is in attributes: a request's
 logs carry method, url and, when Fiber's requestid middleware ran in front
 of the cache, request_id. Without WithLogger the cache is silent, unless
 FIBER_CACHES_LOG_LEVEL is debug or trace; the one exception is
@@ -218,10 +221,11 @@ turns them into Prometheus metrics.
 
 # Close
 
-Close waits (a few seconds at most) for background refreshes, tries each
-pending invalidation once more and logs how many never landed
-(invalidation_lost_at_close), and empties the in-process store. The
-middleware keeps working after Close, without caching. app.Shutdown calls
-Close on every cache that served the app.
+Close waits (5 s at most) for background refreshes, tries the pending
+invalidations once more (1 s at most in all) and logs those that never
+landed (invalidation_lost_at_close), and empties the in-process store: it
+returns within 6 s whatever is pending, and blocks no request meanwhile.
+The middleware keeps working after Close, without caching. app.Shutdown
+calls Close on every cache that served the app.
 */
 package cache

@@ -61,7 +61,7 @@ func (m *Cache) fetch(c *fiber.Ctx, r *request, stale *entry.Entry, refresh bool
 // answers r fresh.
 func (m *Cache) lookAgain(c *fiber.Ctx, r *request) *entry.Entry {
 	r.res = lookupResult{}
-	if !m.lookup(r, c) {
+	if m.lookup(r, c) != ReasonNone {
 		return nil
 	}
 	if e := r.res.entry; e != nil && r.res.usable(e, r.now) && (r.head || !e.Head()) && acceptable(r.rh.ae, e, r.res.names) && m.usable(e, r.now, nil) == useFresh {
@@ -204,7 +204,7 @@ func (m *Cache) run(c *fiber.Ctx, r *request, stale *entry.Entry, f *flight) (*e
 func (m *Cache) dropRebuilt(r *request) {
 	stale := r.rebuilt
 	k := keys{buf: stale.Key, pathLen: r.k.pathLen, baseLen: r.k.baseLen, pathHash: r.k.pathHash}
-	m.storageCall("drop", func(ctx context.Context) error { return m.b.drop(ctx, &k, stale) })
+	_ = m.b.drop(context.Background(), &k, stale)
 }
 
 // answerLive answers the client's own validators and Range from e, the
@@ -235,30 +235,22 @@ func (m *Cache) notStored(c *fiber.Ctx, o outcome, why Reason) {
 	}
 }
 
-// put stores e through the backend, bounded by the storage timeout, and
-// reports whether it is stored with its generation and epoch current.
+// put stores e through the backend (bounded by the storage timeout when
+// guarded), and reports whether it is stored with its generation and
+// epoch current.
 func (m *Cache) put(c *fiber.Ctx, r *request, e *entry.Entry, names []string) bool {
 	if r.res.gen == 0 {
 		return false
 	}
-	if m.g == nil {
-		ok, _ := m.b.put(context.Background(), &r.k, e, names)
-		if m.log.enabled(LevelTrace) {
-			m.log.l.LogAttrs(c.UserContext(), LevelTrace, "storage_set", requestAttrs(c, slog.Bool("stored", ok))...)
-		}
-		return ok
-	}
-	ctx, cancel := m.g.ctx()
-	defer cancel()
-	ok, err := m.b.put(ctx, &r.k, e, names)
+	ok, err := m.b.put(context.Background(), &r.k, e, names)
 	if m.log.enabled(LevelTrace) {
-		m.log.l.LogAttrs(c.UserContext(), LevelTrace, "storage_set", requestAttrs(c, slog.Bool("stored", ok), slog.Any("error", err))...)
+		attrs := requestAttrs(c, slog.Bool("stored", ok))
+		if err != nil {
+			attrs = append(attrs, slog.String("error", err.Error()))
+		}
+		m.log.l.LogAttrs(c.UserContext(), LevelTrace, "storage_set", attrs...)
 	}
-	if err != nil {
-		m.g.failed("put", err)
-		return false
-	}
-	return ok
+	return ok && err == nil
 }
 
 // resetResponse empties the response but for the headers that middleware

@@ -3,7 +3,6 @@ package cache
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -111,37 +110,15 @@ func describePath(p []byte) string {
 	return string(p)
 }
 
-// invalidateOwn invalidates path (nil: the epoch) in m's own backend.
+// invalidateOwn invalidates path (nil: the epoch) in m's own backend. A
+// shared backend is guarded: what cannot land now is kept and retried,
+// never lost, so there is no error to return.
 func (m *Cache) invalidateOwn(path []byte) {
-	if m.g == nil {
-		if path == nil {
-			_ = m.b.bumpEpoch(context.Background())
-		} else {
-			_ = m.b.invalidate(context.Background(), path)
-		}
+	if path == nil {
+		_ = m.b.bumpEpoch(context.Background())
 		return
 	}
-	if m.g.paused(m.now()) {
-		m.g.keep(string(path), errStoragePaused)
-		return
-	}
-	ctx, cancel := m.g.ctx()
-	defer cancel()
-	if err := m.land(ctx, string(path)); err != nil {
-		m.g.failed("invalidate", err)
-		m.g.keep(string(path), err)
-	}
-}
-
-// errStoragePaused says why an invalidation was kept for later.
-var errStoragePaused = errors.New("fibercache: the storage failed recently and is left alone for a moment")
-
-// land makes one invalidation ("" for the epoch) reach the storage.
-func (m *Cache) land(ctx context.Context, path string) error {
-	if path == "" {
-		return m.b.bumpEpoch(ctx)
-	}
-	return m.b.invalidate(ctx, []byte(path))
+	_ = m.b.invalidate(context.Background(), path)
 }
 
 // invalidateClientPaths invalidates, on host, the paths c.Path() shows

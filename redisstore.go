@@ -99,7 +99,7 @@ func (b *redisBackend) run(ctx context.Context, cmds func(p redis.Pipeliner)) ([
 			return res, err
 		}
 		for _, s := range []*redis.Script{redisPut, redisInvalidate} {
-			if err := s.Load(ctx, b.c).Err(); err != nil {
+			if _, err := call(ctx, func() (string, error) { return s.Load(ctx, b.c).Result() }); err != nil {
 				return nil, err
 			}
 		}

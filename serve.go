@@ -77,14 +77,6 @@ func (m *Cache) serve(c *fiber.Ctx) error {
 	if !m.buildKeys(c, r.app, &r.rh, &r.k) {
 		return m.bypass(c, ReasonAbsoluteForm)
 	}
-	if m.g != nil {
-		if m.g.paused(r.now) {
-			return m.bypass(c, ReasonStoragePaused)
-		}
-		if m.g.isPending(r.k.path()) {
-			return m.bypass(c, ReasonPendingInvalidation)
-		}
-	}
 	var rd reqDirectives
 	if m.cfg.shared && r.rh.cacheControl {
 		rd = readRequestDirectives(h, r.app.rawHeaders)
@@ -95,13 +87,13 @@ func (m *Cache) serve(c *fiber.Ctx) error {
 
 	r.k.pathHash = maphash.Bytes(m.seed, r.k.path())
 	r.slot, r.seen = m.flights.seen(r.k.pathHash)
-	if !m.lookup(r, c) {
-		return m.bypass(c, ReasonStorageError)
+	if why := m.lookup(r, c); why != ReasonNone {
+		return m.bypass(c, why)
 	}
 	e := r.res.entry
 	if e != nil && !r.res.usable(e, r.now) {
 		if r.now >= e.KeepUntil {
-			m.storageCall("drop", func(ctx context.Context) error { return m.b.drop(ctx, &r.k, e) })
+			_ = m.b.drop(context.Background(), &r.k, e)
 		}
 		e = nil
 	}
@@ -150,32 +142,30 @@ func (m *Cache) stepAside(c *fiber.Ctx) (*appInfo, Reason) {
 }
 
 // lookup reads the path record and the entry for r, creating the path
-// record if absent (a store may follow). It returns false when the
-// storage failed.
-func (m *Cache) lookup(r *request, c *fiber.Ctx) bool {
+// record if absent (a store may follow). It returns why the cache cannot
+// answer r from the store (ReasonNone: it can).
+func (m *Cache) lookup(r *request, c *fiber.Ctx) Reason {
 	h := &c.Request().Header
-	if m.g == nil {
-		_ = m.b.lookup(context.Background(), &r.k, h, r.app.rawHeaders, true, &r.res)
-		r.k.learnt = r.res.names
-		m.traceLookup(c, r, nil)
-		return true
+	err := m.b.lookup(context.Background(), &r.k, h, r.app.rawHeaders, true, &r.res)
+	switch err {
+	case errStoragePaused:
+		return ReasonStoragePaused
+	case errPendingInvalidation:
+		return ReasonPendingInvalidation
 	}
-	ctx, cancel := m.g.ctx()
-	err := m.b.lookup(ctx, &r.k, h, r.app.rawHeaders, true, &r.res)
-	cancel()
 	r.k.learnt = r.res.names
 	m.traceLookup(c, r, err)
 	switch {
 	case err == nil:
-		return true
+		return ReasonNone
 	case isCorrupt(err):
 		m.log.log(slog.LevelWarn, "storage_value_corrupt", slog.String("error", err.Error()))
 		r.res.entry = nil
-		return r.res.gen != 0
-	default:
-		m.g.failed("lookup", err)
-		return false
+		if r.res.gen != 0 {
+			return ReasonNone
+		}
 	}
+	return ReasonStorageError
 }
 
 // traceLookup logs, at LevelTrace, the key material and what the storage
@@ -215,18 +205,4 @@ func (m *Cache) gatewayTimeout(c *fiber.Ctx) error {
 	c.Status(fiber.StatusGatewayTimeout)
 	m.setStatus(c, outcomeMiss, ReasonRequestDirective, nil, 0)
 	return nil
-}
-
-// storageCall runs f against the backend, bounded by the storage timeout;
-// a failure is logged, counted and pauses the storage.
-func (m *Cache) storageCall(op string, f func(ctx context.Context) error) {
-	if m.g == nil {
-		_ = f(context.Background())
-		return
-	}
-	ctx, cancel := m.g.ctx()
-	defer cancel()
-	if err := f(ctx); err != nil {
-		m.g.failed(op, err)
-	}
 }
