@@ -2,6 +2,7 @@ package cache
 
 import (
 	"bytes"
+	"log/slog"
 	"slices"
 	"strconv"
 	"sync"
@@ -222,6 +223,22 @@ func (m *Cache) admit(c *fiber.Ctx, r *request, before []byte, now int64, raw bo
 		h.SetBytesV(fasthttp.HeaderETag, autoETag(body))
 	}
 
+	// Its tags: Tag's, Surrogate-Key's and its route's (tags.go).
+	tags, bad, ok := responseTags(c)
+	if !ok {
+		m.log.log(slog.LevelWarn, "invalid_tags", slog.String("tag", bad), slog.String("url", c.OriginalURL()),
+			slog.String("detail", "served, not stored: a tag is 1 to 256 visible bytes, no space, comma or control character, not starting with fc:, at most 31 a response"))
+		return nil, nil, ReasonInvalidTags
+	}
+	if r.rebuilt != nil {
+		// A 304's handler may well not tag again what it confirms: the
+		// stored response keeps its tags.
+		tags = sortedUnique(append(tags, r.rebuilt.Tags...))
+	}
+	if m.cfg.surrogateKeys {
+		writeSurrogateKey(h, tags)
+	}
+
 	// The entry is keyed by the request's values of every name the path
 	// varies on, the response's own included.
 	names := entry.UnionNames(r.res.names, ri.names)
@@ -233,6 +250,8 @@ func (m *Cache) admit(c *fiber.Ctx, r *request, before []byte, now int64, raw bo
 		Key:                  bytes.Clone(r.k.full()),
 		Gen:                  r.res.gen,
 		Epoch:                r.res.epoch,
+		Seq:                  r.res.seq,
+		Tags:                 tags,
 		Status:               status,
 		Stored:               now,
 		InitialAge:           int64(initialAge),
@@ -269,7 +288,7 @@ func (m *Cache) admit(c *fiber.Ctx, r *request, before []byte, now int64, raw bo
 	if len(ri.etag) == 0 {
 		e.Flags |= entry.FlagAutoETag
 	}
-	if !snapshot(e, h, body, before, m.cacheHeader, m.cfg.shared) {
+	if !snapshot(e, h, body, before, m.cacheHeader, m.cfg.shared, m.cfg.surrogateKeys) {
 		return nil, nil, ReasonTooManyHeaders
 	}
 	return e, names, ReasonNone
@@ -385,7 +404,7 @@ func (s beforeSet) has(k, v []byte) bool {
 // snapshot copies the headers worth replaying, and the body, into e, in
 // one allocation, in time linear in their number. It reports false when
 // they exceed what an entry may hold, or are not valid fields.
-func snapshot(e *entry.Entry, h *fasthttp.ResponseHeader, body, before, cacheHeader []byte, shared bool) bool {
+func snapshot(e *entry.Entry, h *fasthttp.ResponseHeader, body, before, cacheHeader []byte, shared, surrogateKeys bool) bool {
 	// One visit of the header; the pairs alias it, which nothing changes
 	// until snapshot returns.
 	scratch := headerPairsPool.Get().(*[]headerPair)
@@ -406,7 +425,7 @@ func snapshot(e *entry.Entry, h *fasthttp.ResponseHeader, body, before, cacheHea
 	size, n, valid := len(body), 0, true
 	for i := range all {
 		kv := &all[i]
-		kv.keep = keepHeader(kv.k, kv.v, conn, bs, cacheHeader, shared)
+		kv.keep = keepHeader(kv.k, kv.v, conn, bs, cacheHeader, shared) && (surrogateKeys || !rfc.EqualFold(kv.k, "surrogate-key"))
 		if kv.keep {
 			size += len(kv.k) + len(kv.v)
 			n++

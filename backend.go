@@ -16,23 +16,19 @@ import (
 // it after a failure and keeps the invalidations that did not land: a
 // backend itself does none of that.
 //
-// The protocol that keeps invalidations from being lost or undone, on every
-// backend (see generation.go for the argument):
-//   - a lookup that may lead to a store creates the path record, with a
-//     fresh random generation, if it is absent, before any handler runs;
-//   - an invalidation replaces the generation of an existing path record
-//     with a fresh random one, and does nothing when there is none;
-//   - an entry records the generation and epoch read before its handler
-//     ran, and is only ever served while both are still current.
+// Every backend keeps the generation protocol (generation.go), and
+// reports what it read in a lookupResult.
 type backend interface {
 	// lookup fills res: the path's generation and Vary names (creating the
-	// record when create is set and it is absent), the namespace epoch,
-	// and the entry stored for the request's values of those names,
-	// verified against its whole key. It leaves the entry material in k.
+	// record when create is set and it is absent), the namespace epoch and
+	// sequence, the entry stored for the request's values of those names,
+	// verified against its whole key, and the records of its tags. It
+	// leaves the entry material in k.
 	lookup(ctx context.Context, k *keys, h *fasthttp.RequestHeader, fold, create bool, res *lookupResult) error
 	// put stores e under k's entry material if the path's generation is
-	// still e.Gen, and adds names to the path's. It reports whether e is
-	// stored with its generation and epoch still current.
+	// still e.Gen, adds names to the path's, and creates (or keeps alive
+	// as long as e) the records of e's tags. It reports whether e is
+	// stored and valid.
 	put(ctx context.Context, k *keys, e *entry.Entry, names []string) (bool, error)
 	// drop removes e, found unusable for good (kept past KeepUntil).
 	drop(ctx context.Context, k *keys, e *entry.Entry) error
@@ -42,18 +38,12 @@ type backend interface {
 	// bumpEpoch makes every entry of the namespace unusable (guarded:
 	// nil when kept, as invalidate).
 	bumpEpoch(ctx context.Context) error
+	// invalidateTags makes every entry carrying one of tags unusable, or
+	// with soft stale (guarded: nil when kept, as invalidate).
+	invalidateTags(ctx context.Context, tags []string, soft bool) error
 	// identity tells two caches that share one backend apart from others,
 	// so one invalidation is not sent twice to the same storage.
 	identity() any
-}
-
-// lookupResult is what a lookup found.
-type lookupResult struct {
-	gen     uint64   // the path's generation; 0 when unknown
-	names   []string // the request headers the path's responses vary on
-	epoch   uint64
-	entry   *entry.Entry
-	created bool // the path record was created by this lookup
 }
 
 // memBackend is the default in-process store.
@@ -66,11 +56,19 @@ func (b memBackend) lookup(_ context.Context, k *keys, h *fasthttp.RequestHeader
 		return nil
 	}
 	res.gen, res.names, res.created = p.Gen(), p.Names(), created
-	res.epoch = b.s.Epoch()
-	if !created {
-		res.entry, _ = b.s.Entry(k.variant(h, res.names, fold))
-	} else {
+	res.epoch, res.seq = b.s.Epoch(), b.s.Seq()
+	if created {
 		k.variant(h, res.names, fold)
+		return nil
+	}
+	e, tags := b.s.Entry(k.variant(h, res.names, fold))
+	if e != nil && len(tags) != len(e.Tags) {
+		return nil // not stored by put: treat as absent
+	}
+	res.entry = e
+	for i, t := range tags {
+		hard, soft, alive := t.State()
+		res.tags[i] = tagState{hard: hard, soft: soft, ok: alive}
 	}
 	return nil
 }
@@ -80,11 +78,23 @@ func (b memBackend) put(_ context.Context, k *keys, e *entry.Entry, names []stri
 	if p == nil || p.Gen() != e.Gen {
 		return false, nil
 	}
-	b.s.SetEntry(e, nil)
+	var tags []*memstore.Tag
+	if len(e.Tags) > 0 {
+		tags = make([]*memstore.Tag, len(e.Tags))
+		for i, t := range e.Tags {
+			tags[i] = b.s.Tag(t, true)
+		}
+	}
+	b.s.SetEntry(e, tags)
 	p.AddNames(names)
 	// An invalidation that came meanwhile left e unusable; say so, so that
 	// no waiting request is handed it.
-	return p.Gen() == e.Gen && b.s.Epoch() == e.Epoch, nil
+	var st [entry.MaxTags]tagState
+	for i, t := range tags {
+		hard, soft, alive := t.State()
+		st[i] = tagState{hard: hard, soft: soft, ok: alive}
+	}
+	return p.Gen() == e.Gen && b.s.Epoch() == e.Epoch && tagsValid(e, &st), nil
 }
 
 func (b memBackend) drop(_ context.Context, _ *keys, e *entry.Entry) error {
@@ -98,13 +108,12 @@ func (b memBackend) invalidate(_ context.Context, pathMaterial []byte) error {
 }
 
 func (b memBackend) bumpEpoch(context.Context) error { b.s.BumpEpoch(); return nil }
-func (b memBackend) identity() any                   { return b.s }
 
-// usable reports whether e may answer a request whose lookup found res:
-// stored under the current generation and epoch, and not past KeepUntil.
-func (res *lookupResult) usable(e *entry.Entry, now int64) bool {
-	return e != nil && res.gen != 0 && e.Gen == res.gen && e.Epoch == res.epoch && now < e.KeepUntil
+func (b memBackend) invalidateTags(_ context.Context, tags []string, soft bool) error {
+	b.s.InvalidateTags(tags, soft)
+	return nil
 }
+func (b memBackend) identity() any { return b.s }
 
 func sameNames(a, b []string) bool { return slices.Equal(a, b) }
 

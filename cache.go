@@ -114,7 +114,7 @@ func NewCache(opts ...Option) *Cache {
 		if major, ok := redisMajor(s.Conn()); ok && major < 7 {
 			m.log.log(slog.LevelWarn, "redis_fast_path_off", slog.Int("redis_major_version", major),
 				slog.String("reason", "the Redis fast path needs Redis 7.0 or later; using the plain fiber.Storage path (4 round trips per hit)"))
-			m.b = &storageBackend{s: newSharedKeys(cfg.keyPrefix), c: newCtxStorage(cfg.storage), pathTTL: cfg.maxKeep()}
+			m.b = &storageBackend{s: newSharedKeys(cfg.keyPrefix), c: newCtxStorage(cfg.storage), pathTTL: cfg.maxKeep(), now: m.now, skew: cfg.clockSkew}
 			break
 		}
 		rb, err := newRedisBackend(s.Conn(), s, cfg.keyPrefix)
@@ -123,7 +123,7 @@ func NewCache(opts ...Option) *Cache {
 		}
 		m.b = rb
 	default:
-		m.b = &storageBackend{s: newSharedKeys(cfg.keyPrefix), c: newCtxStorage(s), pathTTL: cfg.maxKeep()}
+		m.b = &storageBackend{s: newSharedKeys(cfg.keyPrefix), c: newCtxStorage(s), pathTTL: cfg.maxKeep(), now: m.now, skew: cfg.clockSkew}
 	}
 	if m.mem == nil {
 		m.b = newGuarded(m.b, &cfg, m.log, m.observe, m.now)

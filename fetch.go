@@ -64,7 +64,7 @@ func (m *Cache) lookAgain(c *fiber.Ctx, r *request) *entry.Entry {
 	if m.lookup(r, c) != ReasonNone {
 		return nil
 	}
-	if e := r.res.entry; e != nil && r.res.usable(e, r.now) && (r.head || !e.Head()) && acceptable(r.rh.ae, e, r.res.names) && m.usable(e, r.now, nil) == useFresh {
+	if e := r.res.entry; e != nil && r.res.valid(e, r.now) && (r.head || !e.Head()) && acceptable(r.rh.ae, e, r.res.names) && m.usable(e, r.now, nil, r.res.softExpired(e)) == useFresh {
 		return e
 	}
 	return nil
@@ -166,6 +166,9 @@ func (m *Cache) run(c *fiber.Ctx, r *request, stale *entry.Entry, f *flight) (*e
 	}
 
 	e, names, why := m.admit(c, r, before, now, raw)
+	if !m.cfg.surrogateKeys {
+		controlDelHeader(&resp.Header, "Surrogate-Key") // for the cache, not for clients
+	}
 	if why == ReasonNone && now-r.now > int64(pendingPathTTL) {
 		why = ReasonTooSlow
 	}

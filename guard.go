@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -114,12 +115,19 @@ func (g *guarded) lookup(ctx context.Context, k *keys, h *fasthttp.RequestHeader
 	if err := g.usable(k.path()); err != nil {
 		return err
 	}
-	return g.do(ctx, "lookup", func(ctx context.Context) error { return g.b.lookup(ctx, k, h, fold, create, res) })
+	err := g.do(ctx, "lookup", func(ctx context.Context) error { return g.b.lookup(ctx, k, h, fold, create, res) })
+	if err == nil && res.entry != nil && g.tagPending(res.entry.Tags) {
+		res.entry = nil // a tag of it waits to be invalidated: looked up as a miss
+	}
+	return err
 }
 
 func (g *guarded) put(ctx context.Context, k *keys, e *entry.Entry, names []string) (stored bool, err error) {
 	if err := g.usable(k.path()); err != nil {
 		return false, err
+	}
+	if g.tagPending(e.Tags) {
+		return false, errPendingInvalidation
 	}
 	err = g.do(ctx, "put", func(ctx context.Context) (err error) {
 		stored, err = g.b.put(ctx, k, e, names)
@@ -137,6 +145,44 @@ func (g *guarded) invalidate(ctx context.Context, pathMaterial []byte) error {
 }
 
 func (g *guarded) bumpEpoch(ctx context.Context) error { return g.invalidation(ctx, "bump_epoch", "") }
+
+// invalidateTags lands or keeps each tag's invalidation on its own, so
+// that a retry is one tag, and a tag kept is pending on its own.
+func (g *guarded) invalidateTags(ctx context.Context, tags []string, soft bool) error {
+	for _, t := range tags {
+		if err := g.invalidation(ctx, "invalidate_tags", pendingTag(t, soft)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// pendingTag is the key, in pending, of a tag's invalidation: it cannot be
+// a path's material (which starts with the key version) nor "".
+func pendingTag(tag string, soft bool) string {
+	if soft {
+		return "\x00s" + tag
+	}
+	return "\x00h" + tag
+}
+
+// tagPending reports whether one of tags has an invalidation, hard or
+// soft, that has not landed.
+func (g *guarded) tagPending(tags []string) bool {
+	if len(tags) == 0 || g.npend.Load() == 0 {
+		return false
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, t := range tags {
+		_, hard := g.pending[pendingTag(t, false)]
+		_, soft := g.pending[pendingTag(t, true)]
+		if hard || soft {
+			return true
+		}
+	}
+	return false
+}
 
 func (g *guarded) identity() any { return g.b.identity() }
 
@@ -194,10 +240,14 @@ func (g *guarded) invalidation(ctx context.Context, op, path string) error {
 	return nil
 }
 
-// land makes one invalidation ("" for the epoch) reach the storage.
+// land makes one invalidation ("" for the epoch, pendingTag for a tag)
+// reach the storage.
 func (g *guarded) land(ctx context.Context, path string) error {
-	if path == "" {
+	switch {
+	case path == "":
 		return g.b.bumpEpoch(ctx)
+	case strings.HasPrefix(path, "\x00"):
+		return g.b.invalidateTags(ctx, []string{path[2:]}, path[1] == 's')
 	}
 	return g.b.invalidate(ctx, []byte(path))
 }
@@ -417,9 +467,12 @@ func (g *guarded) close() {
 func describePending(paths []string) []string {
 	out := make([]string, len(paths))
 	for i, p := range paths {
-		if p == "" {
+		switch {
+		case p == "":
 			out[i] = "every path (epoch)"
-		} else {
+		case strings.HasPrefix(p, "\x00"):
+			out[i] = "tag " + p[2:]
+		default:
 			out[i] = describePath([]byte(p))
 		}
 	}

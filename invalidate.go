@@ -220,13 +220,11 @@ func (m *Cache) InvalidateRoute(app *fiber.App, baseURL, name string, params fib
 	return nil
 }
 
-// invalidateWholeRoute invalidates every URL of route: InvalidateRoute with
-// a required parameter missing. The cache cannot yet name a route's URLs
-// apart from others', so for now it invalidates everything every cache of
-// the process holds (one epoch per storage); route-scoped invalidation
-// will replace this function alone.
+// invalidateWholeRoute invalidates every URL of route (InvalidateRoute
+// with a required parameter missing): its tag, which every response of
+// the route carries, in every cache of the process and on every instance.
 func (m *Cache) invalidateWholeRoute(route fiber.Route) {
-	m.invalidatePaths(nil, nil)
+	m.invalidateTags([]string{routeTag(route.Path)}, false)
 }
 
 // InvalidateAll makes everything stored in this cache's namespace (its

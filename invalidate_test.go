@@ -529,7 +529,9 @@ func newInvRaceApp(t *testing.T, vary bool, version *atomic.Int64, opts ...cache
 		return err
 	})
 	a.app.Use(a.cache.Handler())
-	a.app.Get("/r", func(c *fiber.Ctx) error {
+	// GET /r, through a route whose parameter InvalidateRoute can leave
+	// out (the whole route), tagged "data".
+	a.app.Get("/:res", func(c *fiber.Ctx) error {
 		a.runs.Add(1)
 		invFire(&a.onStart)
 		v := a.version.Load()
@@ -537,8 +539,9 @@ func newInvRaceApp(t *testing.T, vary bool, version *atomic.Int64, opts ...cache
 		if a.vary {
 			c.Vary(fiber.HeaderAcceptLanguage)
 		}
+		cache.Tag(c, "data")
 		return c.SendString(a.body(v, c.Get(fiber.HeaderAcceptLanguage)))
-	})
+	}).Name("r")
 	return a
 }
 
@@ -598,10 +601,41 @@ type invRaceEnv struct {
 	// holdISet, for a fiber.Storage, makes hold run before each Set made
 	// through B (I's write of a fresh generation); nil removes it.
 	holdISet func(hold func())
+	// how I invalidates /r: one of invRaceHows.
+	how string
 }
 
+// invRaceHows are the ways I invalidates /r: its URL, its tag (which the
+// cold scenarios see first on R's own response), its whole route.
+var invRaceHows = []string{"url", "tag", "route"}
+
 // invalidate is I's invalidation of /r, through B.
-func (e *invRaceEnv) invalidate() error { return e.b.cache.InvalidateURL(invBase + "/r") }
+func (e *invRaceEnv) invalidate() error {
+	switch e.how {
+	case "tag":
+		return e.b.cache.InvalidateTags("data")
+	case "route":
+		return e.b.cache.InvalidateRoute(e.b.app, invBase, "r", nil)
+	}
+	return e.b.cache.InvalidateURL(invBase + "/r")
+}
+
+// invTickClock returns a clock for the instances of one test: real time,
+// but never the same microsecond twice, so that a plain storage's tag
+// sequence (its clock) orders every lookup and invalidation of one
+// process without a margin (WithClockSkew(0)).
+func invTickClock() func() time.Time {
+	var last atomic.Int64
+	return func() time.Time {
+		for {
+			prev := last.Load()
+			next := max(time.Now().UnixMicro(), prev+1)
+			if last.CompareAndSwap(prev, next) {
+				return time.UnixMicro(next)
+			}
+		}
+	}
+}
 
 // invRaceBackend makes race-test worlds on one kind of store.
 type invRaceBackend struct {
@@ -627,8 +661,10 @@ func invStorageRaceBackend(name string, newStorage func(t *testing.T) (fiber.Sto
 		s, prefix := newStorage(t)
 		spyA, spyB := testkit.Wrap(s), testkit.Wrap(s)
 		e := &invRaceEnv{}
+		clock := invTickClock()
 		opts := func(spy *testkit.Storage) []cache.Option {
-			return []cache.Option{cache.WithStorage(spy), cache.WithKeyPrefix(prefix), cache.WithTTL(time.Minute)}
+			return []cache.Option{cache.WithStorage(spy), cache.WithKeyPrefix(prefix), cache.WithTTL(time.Minute),
+				cache.WithClock(clock), cache.WithClockSkew(0)}
 		}
 		e.a = newInvRaceApp(t, vary, &e.version, opts(spyA)...)
 		e.b = newInvRaceApp(t, vary, &e.version, opts(spyB)...)
@@ -752,15 +788,30 @@ func TestInvalidate_RaceAtEveryPoint(t *testing.T) {
 }
 
 func invRaceEveryPoint(t *testing.T, be invRaceBackend) {
-	for _, sc := range invRaceScenarios() {
-		t.Run(be.name+"/"+sc.name, func(t *testing.T) {
-			for _, p := range invRacePoints(t, be, sc) {
-				if !t.Run(p.String(), func(t *testing.T) { invRaceAt(t, be, sc, p) }) {
-					return // one failing point is enough to read
+	for _, how := range invRaceHows {
+		be := be.by(how)
+		for _, sc := range invRaceScenarios() {
+			t.Run(be.name+"/"+sc.name, func(t *testing.T) {
+				for _, p := range invRacePoints(t, be, sc) {
+					if !t.Run(p.String(), func(t *testing.T) { invRaceAt(t, be, sc, p) }) {
+						return // one failing point is enough to read
+					}
 				}
-			}
-		})
+			})
+		}
 	}
+}
+
+// by returns be whose worlds invalidate the way how says.
+func (be invRaceBackend) by(how string) invRaceBackend {
+	newEnv := be.new
+	be.name += "/" + how
+	be.new = func(t *testing.T, vary bool) *invRaceEnv {
+		e := newEnv(t, vary)
+		e.how = how
+		return e
+	}
+	return be
 }
 
 // invRaceAt runs R with I (a change of the data, then its invalidation
@@ -853,6 +904,12 @@ func TestInvalidate_RaceInterleavings(t *testing.T) {
 }
 
 func invRaceSplitAll(t *testing.T, be invRaceBackend) {
+	for _, how := range invRaceHows {
+		invRaceSplitHow(t, be.by(how))
+	}
+}
+
+func invRaceSplitHow(t *testing.T, be invRaceBackend) {
 	for _, sc := range invRaceScenarios() {
 		t.Run(be.name+"/"+sc.name, func(t *testing.T) {
 			invCountOps(t, be, sc)
@@ -973,6 +1030,12 @@ func TestInvalidate_RaceCoalescedFollower(t *testing.T) {
 }
 
 func invRaceCoalesced(t *testing.T, be invRaceBackend) {
+	for _, how := range invRaceHows {
+		invRaceCoalescedHow(t, be.by(how))
+	}
+}
+
+func invRaceCoalescedHow(t *testing.T, be invRaceBackend) {
 	for _, vary := range []bool{false, true} {
 		t.Run(fmt.Sprintf("%s/vary=%v", be.name, vary), func(t *testing.T) {
 			e := be.new(t, vary)

@@ -46,8 +46,10 @@ type config struct {
 	coalesceWait   time.Duration
 	queryIgnore    []string
 	querySort      bool
-	cookieIgnore   []string // WithCookieIgnore's patterns
-	cookiesShared  bool     // WithCookieIgnore("*"): no response is keyed by cookies
+	cookieIgnore   []string      // WithCookieIgnore's patterns
+	surrogateKeys  bool          // WithSurrogateKeyHeader(true)
+	clockSkew      time.Duration // plain storages' tag sequence margin (sharedstore.go)
+	cookiesShared  bool          // WithCookieIgnore("*"): no response is keyed by cookies
 	keyFunc        func(c *fiber.Ctx, key []byte) []byte
 	next           func(c *fiber.Ctx) bool
 	clock          func() time.Time
@@ -71,6 +73,7 @@ func defaultConfig() config {
 		storageTimeout: DefaultStorageTimeout,
 		storagePause:   DefaultStoragePause,
 		coalesceWait:   DefaultCoalesceWait,
+		clockSkew:      clockSkew,
 		rules:          []Rule{{}}, // cache every cacheable response
 	}
 }
@@ -407,6 +410,15 @@ func WithCookieIgnore(patterns ...string) Option {
 		}
 		c.cookieIgnore = append(c.cookieIgnore, patterns...)
 	}
+}
+
+// WithSurrogateKeyHeader(true) passes the Surrogate-Key header on to
+// clients, listing every tag of the response (those given to Tag and
+// those the handler's own Surrogate-Key named), for a CDN in front of the
+// app that purges by them (Fastly's convention). By default the header is
+// the cache's business and is removed, as Fastly removes it.
+func WithSurrogateKeyHeader(keep bool) Option {
+	return func(c *config) { c.surrogateKeys = keep }
 }
 
 // WithQuerySort keys the query with its parameters sorted by name, so

@@ -49,12 +49,13 @@ const (
 )
 
 // usable decides how e may answer a request at now (RFC 9111 §4, RFC 5861),
-// through rfc.Usable.
-func (m *Cache) usable(e *entry.Entry, now int64, rd *reqDirectives) use {
-	if now < e.FreshUntil && e.Flags&entry.FlagNoCache == 0 && (rd == nil || !rd.honor) {
+// through rfc.Usable. expired makes e stale whatever its age (a tag of it
+// was made stale by ExpireTags).
+func (m *Cache) usable(e *entry.Entry, now int64, rd *reqDirectives, expired bool) use {
+	if now < e.FreshUntil && !expired && e.Flags&entry.FlagNoCache == 0 && (rd == nil || !rd.honor) {
 		return useFresh // the common case, without building rfc.UseInput
 	}
-	switch rfc.Usable(m.useInput(e, now, rd, false)) {
+	switch rfc.Usable(m.useInput(e, now, rd, false, expired)) {
 	case rfc.UseFresh:
 		return useFresh
 	case rfc.UseStale, rfc.UseStaleWhileRevalidate:
@@ -71,14 +72,14 @@ func (m *Cache) usable(e *entry.Entry, now int64, rd *reqDirectives) use {
 // be reached, and a stale response may then answer (RFC 9111 §4.2.4)
 // unless it forbids it.
 func (m *Cache) staleIfError(e *entry.Entry, now int64, rd *reqDirectives, unreachable bool) bool {
-	in := m.useInput(e, now, rd, true)
+	in := m.useInput(e, now, rd, true, false)
 	if unreachable && m.cfg.shared && in.GraceIfError < 0 {
 		in.GraceIfError = staleKeep
 	}
 	return rfc.Usable(in) == rfc.UseStaleIfError
 }
 
-func (m *Cache) useInput(e *entry.Entry, now int64, rd *reqDirectives, failed bool) rfc.UseInput {
+func (m *Cache) useInput(e *entry.Entry, now int64, rd *reqDirectives, failed, expired bool) rfc.UseInput {
 	grace := time.Duration(-1)
 	if m.cfg.grace > 0 {
 		grace = m.cfg.grace
@@ -96,6 +97,9 @@ func (m *Cache) useInput(e *entry.Entry, now int64, rd *reqDirectives, failed bo
 		Shared:               true,
 		HasValidator:         len(e.ETag) > 0 || e.LastModified != 0,
 		OriginFailed:         failed,
+	}
+	if expired {
+		in.Age = max(in.Age, in.Lifetime) // stale from now on
 	}
 	if rd != nil && rd.honor {
 		in.Request, in.HonorRequest = rd.RequestDirectives, true

@@ -43,6 +43,8 @@ const (
 	// Bypasses, added after the others (the values above are kept).
 	ReasonCachingOff // WithTTL(0): the cache stores nothing
 	ReasonClosed     // the cache was closed (Close, or the app's Shutdown)
+	// Why a response was not stored (continued).
+	ReasonInvalidTags // a tag is not valid, or there are more than MaxTags
 	numReasons
 )
 
@@ -76,6 +78,7 @@ var reasonNames = [numReasons]string{
 	ReasonTooSlow:             "handler_too_slow",
 	ReasonCachingOff:          "caching_off",
 	ReasonClosed:              "closed",
+	ReasonInvalidTags:         "invalid_tags",
 }
 
 // String returns the reason's stable name, such as "no_store".

@@ -59,9 +59,11 @@ func TestRedisMissThenHit(t *testing.T) {
 
 	// One path record and an entry per variant, each expiring: an entry
 	// with its TTL, the path record at least as long (it was created for
-	// as long as a handler may run); and the namespace's epoch, kept.
+	// as long as a handler may run), the record of the route's tag as long
+	// as its entries; and the namespace record (epoch and tag sequence),
+	// kept.
 	keys := redisKeys(t, s, prefix)
-	var paths, entries, epochs int
+	var paths, entries, epochs, tags int
 	for _, key := range keys {
 		assert.True(t, strings.HasPrefix(key, prefix+keyVersion+":"), key)
 		ttl, err := s.Conn().PTTL(context.Background(), key).Result()
@@ -70,7 +72,9 @@ func TestRedisMissThenHit(t *testing.T) {
 			epochs++
 			v, err := s.Get(key)
 			require.NoError(t, err)
-			assert.Len(t, v, 8, "the epoch is 8 bytes")
+			_, seq, ok := parseNamespace(v)
+			assert.True(t, ok, "the epoch (8 bytes) and the tag sequence: %q", v)
+			assert.Positive(t, seq)
 			continue
 		}
 		assert.Greater(t, ttl, time.Duration(0), "every key expires: %s", key)
@@ -82,6 +86,10 @@ func TestRedisMissThenHit(t *testing.T) {
 		case strings.Contains(key, ":e:"):
 			entries++
 			assert.LessOrEqual(t, ttl, time.Minute, key)
+		case strings.Contains(key, ":t:"):
+			tags++
+			assert.LessOrEqual(t, ttl, time.Minute, key)
+			assert.Greater(t, ttl, time.Minute-5*time.Second, key)
 		default:
 			t.Errorf("unexpected key %s", key)
 		}
@@ -89,6 +97,7 @@ func TestRedisMissThenHit(t *testing.T) {
 	assert.Equal(t, 1, paths, "one path record: %q", keys)
 	assert.Equal(t, 2, entries, "one entry per language: %q", keys)
 	assert.LessOrEqual(t, epochs, 1, "one epoch: %q", keys)
+	assert.Equal(t, 1, tags, "the route's tag: %q", keys)
 }
 
 func TestRedisSharedByTwoApps(t *testing.T) {
@@ -168,7 +177,9 @@ func TestRedisGarbageEpoch(t *testing.T) {
 			app.Get("/x", k.Handler("x"))
 			testkit.Do(t, app, "GET", "/x")
 			require.Equal(t, "hit", testkit.Do(t, app, "GET", "/x").Header.Get("X-Cache"))
-			require.NoError(t, s.Set(prefix+keyVersion+":epoch", []byte("not an epoch"), 0))
+			ks := newSharedKeys(prefix)
+			epochKey := ks.epochKey()
+			require.NoError(t, s.Set(epochKey, []byte("not an epoch"), 0))
 			// The garbage is replaced by a fresh epoch: what was stored
 			// before is never served again, and the cache works again.
 			r := testkit.Do(t, app, "GET", "/x")
@@ -177,9 +188,14 @@ func TestRedisGarbageEpoch(t *testing.T) {
 			r = testkit.Do(t, app, "GET", "/x")
 			require.Equal(t, "x#2", r.Body)
 			require.Equal(t, "hit", r.Header.Get("X-Cache"), "not switched off")
-			v, err := s.Get(prefix + keyVersion + ":epoch")
+			v, err := s.Get(epochKey)
 			require.NoError(t, err)
-			require.Len(t, v, 8)
+			if path == "generic path" {
+				require.Len(t, v, 8)
+			} else {
+				_, _, ok := parseNamespace(v)
+				require.True(t, ok, "%q", v)
+			}
 		})
 	}
 }

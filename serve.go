@@ -91,7 +91,7 @@ func (m *Cache) serve(c *fiber.Ctx) error {
 		return m.bypass(c, why)
 	}
 	e := r.res.entry
-	if e != nil && !r.res.usable(e, r.now) {
+	if e != nil && !r.res.valid(e, r.now) {
 		if r.now >= e.KeepUntil {
 			_ = m.b.drop(context.Background(), &r.k, e)
 		}
@@ -102,7 +102,7 @@ func (m *Cache) serve(c *fiber.Ctx) error {
 	}
 	var stale *entry.Entry
 	if e != nil && !refresh {
-		switch m.usable(e, r.now, &rd) {
+		switch m.usable(e, r.now, &rd, r.res.softExpired(e)) {
 		case useFresh:
 			return m.serveEntry(c, &r.rh, e, r.now, outcomeHit, ReasonNone)
 		case useStale:

@@ -91,9 +91,26 @@ type storageBackend struct {
 	c ctxStorage
 	// pathTTL is how long a path record is kept: as long as its entries
 	// may be (0: forever). It is fixed when the record is written, since
-	// rewriting it later could undo an invalidation.
+	// rewriting it later could undo an invalidation. Tag records are kept
+	// as long.
 	pathTTL time.Duration
+	// now is the cache's clock (Unix ns): the tag sequence of a storage
+	// without atomic operations is time (generation.go); skew is
+	// clockSkew (tests set another).
+	now  func() int64
+	skew time.Duration
 }
+
+// clockSkew is how far apart the clocks of instances sharing a plain
+// fiber.Storage may be for tag invalidations to keep their order: a
+// lookup's sequence is its clock less clockSkew, and an invalidation
+// writes its own clock (read-modify-write: two at once keep the larger).
+// An entry whose tag was invalidated less than clockSkew before its
+// lookup is therefore not stored (one more miss).
+const clockSkew = time.Second
+
+// clockSeq is the tag sequence of a plain storage at ns: microseconds.
+func clockSeq(ns int64) uint64 { return uint64(max(ns/1e3, 1)) }
 
 func (b *storageBackend) identity() any { return storageIdentity(b.c.s, b.s.prefix) }
 
@@ -167,6 +184,7 @@ func (b *storageBackend) lookup(ctx context.Context, k *keys, h *fasthttp.Reques
 		res.created = true
 	}
 	res.gen = p.Gen
+	res.seq = clockSeq(b.now() - int64(b.skew))
 	if res.epoch, err = b.epoch(ctx, true); err != nil {
 		return err
 	}
@@ -182,7 +200,47 @@ func (b *storageBackend) lookup(ctx context.Context, k *keys, h *fasthttp.Reques
 		_ = b.c.del(ctx, sk.entry)
 		return err
 	}
-	res.entry = verified(e, k)
+	if e = verified(e, k); e == nil {
+		return nil
+	}
+	if err := b.readTags(ctx, e, &res.tags); err != nil {
+		return err
+	}
+	res.entry = e
+	return nil
+}
+
+// readTag reads the record of a tag. A plain storage has no atomic
+// operation to create one safely while an invalidation writes it, so its
+// records are written by invalidations only, and an absent one means the
+// tag was never invalidated (within the records' lifetime, which is that
+// of the path records: as long as entries may be kept). One that does not
+// parse is rewritten as invalidated now.
+func (b *storageBackend) readTag(ctx context.Context, tag string) (tagState, error) {
+	v, err := b.c.get(ctx, b.s.tagKey(tag))
+	if err != nil {
+		return tagState{}, err
+	}
+	if len(v) == 0 {
+		return tagState{ok: true}, nil
+	}
+	if st := parseTagRecord(v); st.ok {
+		return st, nil
+	}
+	// Garbage: what it held is lost, so it is rewritten as an
+	// invalidation made now, which leaves no older entry usable.
+	st := tagState{hard: clockSeq(b.now()), ok: true}
+	return st, b.c.set(ctx, b.s.tagKey(tag), appendTagRecord(nil, st), b.pathTTL)
+}
+
+// readTags reads the records of e's tags into st.
+func (b *storageBackend) readTags(ctx context.Context, e *entry.Entry, st *[entry.MaxTags]tagState) error {
+	for i, t := range e.Tags {
+		var err error
+		if st[i], err = b.readTag(ctx, t); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -211,6 +269,10 @@ func (b *storageBackend) put(ctx context.Context, k *keys, e *entry.Entry, names
 			return false, err
 		}
 	}
+	var st [entry.MaxTags]tagState
+	if err := b.readTags(ctx, e, &st); err != nil || !tagsValid(e, &st) {
+		return false, err
+	}
 	// No atomic check-and-set here: read the generation and the epoch
 	// again. Either way a hit checks them, so an entry stored across an
 	// invalidation is never served; this only decides whether requests
@@ -237,6 +299,28 @@ func (b *storageBackend) invalidate(ctx context.Context, pathMaterial []byte) er
 		return nil // no record: nothing stored, no handler running
 	}
 	return b.c.set(ctx, key, entry.EncodePath(&entry.Path{Gen: memstore.NewGen()}), b.pathTTL)
+}
+
+func (b *storageBackend) invalidateTags(ctx context.Context, tags []string, soft bool) error {
+	seq := clockSeq(b.now())
+	for _, t := range tags {
+		st, err := b.readTag(ctx, t)
+		if err != nil {
+			return err
+		}
+		if !st.ok { // garbage: rewritten
+			st = tagState{hard: seq, soft: seq}
+		}
+		if soft {
+			st.soft = max(st.soft, seq)
+		} else {
+			st.hard = max(st.hard, seq)
+		}
+		if err := b.c.set(ctx, b.s.tagKey(t), appendTagRecord(nil, st), b.pathTTL); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (b *storageBackend) bumpEpoch(ctx context.Context) error {

@@ -22,7 +22,10 @@ type fakeClock struct {
 	t  time.Time
 }
 
-func newFakeClock() *fakeClock { return &fakeClock{t: time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)} }
+// newFakeClock returns a clock at the real time (whole seconds): a
+// storage expires keys by real time, so a clock in the past would have
+// them expire at once.
+func newFakeClock() *fakeClock { return &fakeClock{t: time.Now().UTC().Truncate(time.Second)} }
 
 func (f *fakeClock) now() time.Time {
 	f.mu.Lock()

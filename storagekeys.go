@@ -34,11 +34,23 @@ func (f *sharedKeys) pathKey(pathMaterial []byte) string {
 	return f.prefix + keyVersion + ":{" + hex.EncodeToString(ph[:12]) + "}:p"
 }
 
-// sharedKeys derives storage keys under a prefix.
-type sharedKeys struct{ prefix, epoch string }
+// sharedKeys derives storage keys under a prefix. The namespace record
+// (the epoch and the tag sequence) and the tag records share a hash tag of
+// their own, so that on Redis Cluster one script reads and writes them
+// together.
+type sharedKeys struct{ prefix, ns, epoch string }
 
 func newSharedKeys(prefix string) sharedKeys {
-	return sharedKeys{prefix: prefix, epoch: prefix + keyVersion + ":epoch"}
+	h := sha256.Sum256([]byte("ns\x00" + prefix))
+	ns := prefix + keyVersion + ":{" + hex.EncodeToString(h[:8]) + "}:"
+	return sharedKeys{prefix: prefix, ns: ns, epoch: ns + "epoch"}
 }
 
+// epochKey names the namespace record.
 func (f *sharedKeys) epochKey() string { return f.epoch }
+
+// tagKey names the record of a tag.
+func (f *sharedKeys) tagKey(tag string) string {
+	h := sha256.Sum256([]byte(tag))
+	return f.ns + "t:" + hex.EncodeToString(h[:16])
+}

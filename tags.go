@@ -145,11 +145,22 @@ func sortedUnique(tags []string) []string {
 	return out
 }
 
-// dropSurrogateKey removes the Surrogate-Key lines from a response, unless
-// keep: the header is for the cache (and a CDN in front that purges by
-// it), not for browsers.
-func dropSurrogateKey(h *fasthttp.ResponseHeader, keep bool) {
-	if !keep {
-		controlDelHeader(h, "Surrogate-Key")
+// writeSurrogateKey makes the response's Surrogate-Key list its tags (the
+// app's: Tag's and the header's, not the route's), for a CDN in front of
+// the app that purges by them (WithSurrogateKeyHeader).
+func writeSurrogateKey(h *fasthttp.ResponseHeader, tags []string) {
+	controlDelHeader(h, "Surrogate-Key")
+	var b []byte
+	for _, t := range tags {
+		if strings.HasPrefix(t, tagPrefix) {
+			continue
+		}
+		if len(b) > 0 {
+			b = append(b, ' ')
+		}
+		b = append(b, t...)
+	}
+	if len(b) > 0 {
+		h.SetBytesV("Surrogate-Key", b)
 	}
 }
