@@ -27,6 +27,7 @@ import (
 // that counts its runs per URL and language and answers the data version.
 type clusterSite struct {
 	m        *cache.Cache
+	app      *fiber.App
 	cl       *cxClient
 	versions map[string]*atomic.Int64 // by path, shared by the instances
 	runs     map[string]*atomic.Int64 // by path|language
@@ -44,6 +45,7 @@ func newClusterSite(t *testing.T, addrs []string, prefix string, versions map[st
 	}
 	site.m = cxCache(t, cache.WithStorage(s), cache.WithKeyPrefix(prefix), cache.WithTTL(time.Minute))
 	app := cxApp()
+	site.app = app
 	app.Use(site.m.Handler())
 	app.Get("/items/:id", func(c *fiber.Ctx) error {
 		lang := c.Get(fiber.HeaderAcceptLanguage)
@@ -51,8 +53,9 @@ func newClusterSite(t *testing.T, addrs []string, prefix string, versions map[st
 			n.Add(1)
 		}
 		c.Vary(fiber.HeaderAcceptLanguage)
+		cache.Tag(c, "item:"+c.Params("id"), "items")
 		return c.SendString(fmt.Sprintf("v%d %s %s", versions[c.Path()].Load(), c.Path(), lang))
-	})
+	}).Name("item")
 	app.Put("/items/:id", func(c *fiber.Ctx) error {
 		versions[c.Path()].Add(1)
 		return c.SendStatus(fiber.StatusNoContent)
@@ -151,4 +154,50 @@ func TestCluster_MissHitVaryInvalidate(t *testing.T) {
 	}
 	require.EqualValues(t, 1, b.runs["/items/2|fr"].Load())
 	require.Zero(t, b.runs["/items/1|en"].Load()+b.runs["/items/1|fr"].Load()+b.runs["/items/2|en"].Load())
+}
+
+// TestCluster_Tags: tag and route invalidations on Redis Cluster. The tag
+// records share the namespace record's slot (one script bumps the sequence
+// and writes them), while the paths they tag live on other nodes: a hit
+// reads them there, and an invalidation through one instance reaches what
+// the other stored, whatever node holds it.
+func TestCluster_Tags(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a Redis Cluster")
+	}
+	c := redistest.ClusterFor(t)
+	prefix := c.Prefix(t)
+	versions := map[string]*atomic.Int64{"/items/1": {}, "/items/2": {}}
+	a := newClusterSite(t, c.Addrs(), prefix, versions)
+	b := newClusterSite(t, c.Addrs(), prefix, versions)
+	for _, p := range []string{"/items/1", "/items/2"} {
+		a.get(t, p, "en", false)
+		b.get(t, p, "en", true)
+	}
+	require.NoError(t, b.m.InvalidateTags("item:1"))
+	a.get(t, "/items/1", "en", false)
+	a.get(t, "/items/2", "en", true)
+	require.NoError(t, a.m.InvalidateTags("items"))
+	b.get(t, "/items/1", "en", false)
+	b.get(t, "/items/2", "en", false)
+	a.get(t, "/items/2", "en", true)
+	require.NoError(t, a.m.InvalidateRoute(a.app, "http://example.com", "item", nil))
+	b.get(t, "/items/1", "en", false)
+	b.get(t, "/items/2", "en", false)
+
+	// Where the records are: the namespace's slot, one node.
+	cc := goredis.NewClusterClient(&goredis.ClusterOptions{Addrs: c.Addrs()})
+	t.Cleanup(func() { _ = cc.Close() })
+	nodes := map[string]bool{}
+	var mu sync.Mutex
+	require.NoError(t, cc.ForEachMaster(t.Context(), func(ctx context.Context, n *goredis.Client) error {
+		ks, err := n.Keys(ctx, prefix+"*:t:*").Result()
+		mu.Lock()
+		defer mu.Unlock()
+		if len(ks) > 0 {
+			nodes[n.Options().Addr] = true
+		}
+		return err
+	}))
+	require.Len(t, nodes, 1, "every tag record on the namespace record's node")
 }

@@ -302,7 +302,9 @@ func (b *storageBackend) invalidate(ctx context.Context, pathMaterial []byte) er
 }
 
 func (b *storageBackend) invalidateTags(ctx context.Context, tags []string, soft bool) error {
-	seq := clockSeq(b.now())
+	// A microsecond past now: above the sequence of any lookup this
+	// clock has read so far.
+	seq := clockSeq(b.now()) + 1
 	for _, t := range tags {
 		st, err := b.readTag(ctx, t)
 		if err != nil {

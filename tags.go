@@ -39,8 +39,9 @@ type tagsKey struct{}
 
 // tagList is what Tag was given during one request.
 type tagList struct {
-	tags []string
-	bad  string // the first tag refused, if any
+	tags   []string
+	bad    string // the first tag refused
+	hasBad bool
 }
 
 // Tag attaches tags to the response being cached for c's request: any of
@@ -65,8 +66,8 @@ func Tag(c *fiber.Ctx, tags ...string) {
 	}
 	for _, t := range tags {
 		if !validUserTag(t) {
-			if l.bad == "" {
-				l.bad = t
+			if !l.hasBad {
+				l.bad, l.hasBad = t, true
 			}
 			continue
 		}
@@ -85,8 +86,8 @@ func validUserTag(t string) bool {
 // are too many; bad then says which.
 func responseTags(c *fiber.Ctx) (tags []string, bad string, ok bool) {
 	if l, _ := c.Locals(tagsKey{}).(*tagList); l != nil {
-		if l.bad != "" {
-			return nil, l.bad, false
+		if l.hasBad {
+			return nil, fmt.Sprintf("%q", l.bad), false
 		}
 		tags = append(tags, l.tags...)
 	}
@@ -96,7 +97,7 @@ func responseTags(c *fiber.Ctx) (tags []string, bad string, ok bool) {
 		}
 		for _, f := range strings.Fields(string(v)) {
 			if bad == "" && !validUserTag(f) {
-				bad = f
+				bad = fmt.Sprintf("%q", f)
 			}
 			tags = append(tags, f)
 		}
