@@ -99,3 +99,33 @@ func TestClientTTL_SharedModePassesTheUpstreamsHeadersOn(t *testing.T) {
 		assert.Empty(t, r.Header.Get("ETag"), "no ETag added")
 	}
 }
+
+// A handler's s-maxage is passed on to CDNs as it is, beside the max-age
+// (or no-cache) the cache advertises, while the cache itself keeps the
+// response no longer than its TTL: a CDN may keep it past an invalidation
+// for as long as s-maxage says, unless no-cache makes it revalidate.
+func TestClientTTL_SMaxAgePassedOn(t *testing.T) {
+	cases := []struct {
+		name string
+		opts []Option
+		cc   string
+	}{
+		{"TTL", []Option{WithTTL(time.Minute)}, "public, s-maxage=600, max-age=60"},
+		{"client TTL 0", []Option{WithTTL(time.Minute), WithClientTTL(0)}, "public, s-maxage=600, no-cache"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var k testkit.Counter
+			app := fiber.New()
+			app.Use(New(tc.opts...))
+			app.Get("/x", Control(Public(), SMaxAge(10*time.Minute)), k.Handler("x"))
+			miss := testkit.Do(t, app, "GET", "/x")
+			hit := testkit.Do(t, app, "GET", "/x")
+			assert.Equal(t, 1, k.Runs())
+			assert.Regexp(t, `^fibercache; hit; ttl=(59|60)$`, hit.Header.Get("Cache-Status"), "kept no longer than the TTL")
+			for _, r := range []testkit.Result{miss, hit} {
+				assert.Equal(t, []string{tc.cc}, r.Header.Values("Cache-Control"))
+			}
+		})
+	}
+}
