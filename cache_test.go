@@ -849,7 +849,8 @@ func TestLogs(t *testing.T) {
 	out := logs.String()
 	for _, want := range []*regexp.Regexp{
 		regexp.MustCompile(`level=DEBUG msg="cache_lookup MISS" method=GET url=/x\n`),
-		regexp.MustCompile(`level=DEBUG msg=store_in_cache method=GET url=/x .*\bmax_age=120\b.* status=200\n`),
+		// cookie*: keyed by the request's cookies (app mode, not public).
+		regexp.MustCompile(`level=DEBUG msg=store_in_cache method=GET url=/x max_age=120 vary=\[cookie\*\] status=200\n`),
 		regexp.MustCompile(`level=DEBUG msg="cache_lookup HIT" method=GET url=/x .*\bage=0\b`),
 		regexp.MustCompile(`msg=response_not_cachable method=GET url=/err reason=status_code status=500\n`),
 		regexp.MustCompile(`msg=response_not_cachable method=GET url=/cookie reason=cookies_for_cookieless_request status=200\n`),
