@@ -208,9 +208,10 @@ func ExampleNew_route() {
 // A *Cache built with NewCache invalidates from outside a request: here a
 // goroutine consuming a channel of changed user IDs, as a message consumer
 // would. With a shared storage (WithStorage, Redis), the invalidation
-// reaches every instance that shares it.
+// reaches every instance that shares it. WithClientTTL(0) tells browsers
+// no-cache, so it reaches them at once too.
 func ExampleNewCache() {
-	c := cache.NewCache(cache.WithTTL(10 * time.Minute))
+	c := cache.NewCache(cache.WithTTL(10*time.Minute), cache.WithClientTTL(0))
 	defer c.Close()
 	app := fiber.New()
 	app.Use(c.Handler()) // cache.New(opts...) is cache.NewCache(opts...).Handler()
@@ -221,7 +222,7 @@ func ExampleNewCache() {
 	})
 	get := func(target string) {
 		resp, body := usageDo(app, fiber.MethodGet, target, "")
-		fmt.Printf("%s X-Cache=%s\n", body, resp.Header.Get("X-Cache"))
+		fmt.Printf("%s X-Cache=%s Cache-Control=%s\n", body, resp.Header.Get("X-Cache"), resp.Header.Get(fiber.HeaderCacheControl))
 	}
 	get("/users/42")
 	get("/users/42")
@@ -245,9 +246,9 @@ func ExampleNewCache() {
 
 	get("/users/42")
 	// Output:
-	// user: Ada X-Cache=miss
-	// user: Ada X-Cache=hit
-	// user: Grace X-Cache=miss
+	// user: Ada X-Cache=miss Cache-Control=no-cache
+	// user: Ada X-Cache=hit Cache-Control=no-cache
+	// user: Grace X-Cache=miss Cache-Control=no-cache
 }
 
 // browser is a private cache as RFC 9111 has a browser keep one, reduced
