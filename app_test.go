@@ -137,6 +137,7 @@ func TestApp_CacheStatus(t *testing.T) {
 	app.Get("/nostore", k.Handler("n", testkit.Header("Cache-Control", "no-store")))
 	app.Get("/norule", k.Handler("r"))
 	app.Get("/slow", slowHandler(&k, started, j, 4))
+	app.Post("/x", k.Handler("post"))
 
 	cases := []struct {
 		name, target   string
@@ -153,6 +154,11 @@ func TestApp_CacheStatus(t *testing.T) {
 		assert.Regexp(t, regexp.MustCompile(tc.status), r.Header.Get("Cache-Status"), tc.name)
 		assert.Equal(t, tc.xcache, r.Header.Get("X-Cache"), tc.name)
 	}
+	// Other methods are neither looked up nor stored: no status header.
+	r := testkit.Do(t, app, "POST", "/x")
+	assert.Equal(t, fiber.StatusOK, r.Status)
+	assert.Empty(t, r.Header.Values("Cache-Status"), "POST")
+	assert.Empty(t, r.Header.Values("X-Cache"), "POST")
 
 	rs := testkit.Burst(t, app, 5, started, "/slow")
 	got := map[string]int{}

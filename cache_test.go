@@ -693,6 +693,42 @@ func TestRules(t *testing.T) {
 	assert.Equal(t, 2, k2.Runs())
 }
 
+// TestRules_MatchFollowsRouting: a Match path is compared as the app's
+// router compares paths, so a rule covers every spelling that shares a
+// key (case folded unless CaseSensitive, trailing slashes ignored unless
+// StrictRouting); a Regexp sees the path as sent.
+func TestRules_MatchFollowsRouting(t *testing.T) {
+	cases := []struct {
+		name   string
+		cfg    fiber.Config
+		rule   Rule
+		route  string
+		target string
+		runs   int // handler runs for two GETs: 2 when the Skip rule matched
+	}{
+		{"exact", fiber.Config{}, Rule{Match: []string{"/health"}, Skip: true}, "/health", "/health", 2},
+		{"case folded", fiber.Config{}, Rule{Match: []string{"/health"}, Skip: true}, "/health", "/Health", 2},
+		{"rule in another case", fiber.Config{}, Rule{Match: []string{"/Health"}, Skip: true}, "/health", "/health", 2},
+		{"trailing slash", fiber.Config{}, Rule{Match: []string{"/health"}, Skip: true}, "/health", "/health/", 2},
+		{"rule with a trailing slash", fiber.Config{}, Rule{Match: []string{"/health/"}, Skip: true}, "/health", "/health", 2},
+		{"CaseSensitive: another route", fiber.Config{CaseSensitive: true}, Rule{Match: []string{"/health"}, Skip: true}, "/Health", "/Health", 1},
+		{"StrictRouting: another route", fiber.Config{StrictRouting: true}, Rule{Match: []string{"/health"}, Skip: true}, "/health/", "/health/", 1},
+		{"Regexp: the path as sent", fiber.Config{}, Rule{Regexp: regexp.MustCompile(`^/health$`), Skip: true}, "/health", "/Health", 1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			app := fiber.New(tc.cfg)
+			app.Use(New(WithTTL(time.Minute), WithRules(tc.rule, Rule{})))
+			var k testkit.Counter
+			app.Get(tc.route, k.Handler("ok"))
+			for range 2 {
+				require.Equal(t, fiber.StatusOK, testkit.Do(t, app, "GET", tc.target).Status)
+			}
+			assert.Equal(t, tc.runs, k.Runs())
+		})
+	}
+}
+
 func TestInvalidOptionsPanicWithAHint(t *testing.T) {
 	assert.PanicsWithValue(t, "fibercache: WithTTL(-1s): the TTL must not be negative; use WithTTL(0) to turn caching off", func() { New(WithTTL(-time.Second)) })
 	assert.Panics(t, func() { New(WithStorage(nil)) })
@@ -814,7 +850,8 @@ func TestLogs(t *testing.T) {
 	out := logs.String()
 	for _, want := range []*regexp.Regexp{
 		regexp.MustCompile(`level=DEBUG msg="cache_lookup MISS" method=GET url=/x\n`),
-		regexp.MustCompile(`level=DEBUG msg=store_in_cache method=GET url=/x .*\bmax_age=120\b.* status=200\n`),
+		// cookie*: keyed by the request's cookies (app mode, not public).
+		regexp.MustCompile(`level=DEBUG msg=store_in_cache method=GET url=/x max_age=120 vary=\[cookie\*\] status=200\n`),
 		regexp.MustCompile(`level=DEBUG msg="cache_lookup HIT" method=GET url=/x .*\bage=0\b`),
 		regexp.MustCompile(`msg=response_not_cachable method=GET url=/err reason=status_code status=500\n`),
 		regexp.MustCompile(`msg=response_not_cachable method=GET url=/cookie reason=cookies_for_cookieless_request status=200\n`),

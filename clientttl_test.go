@@ -76,3 +76,56 @@ func TestClientTTL_NoCacheClientsRevalidateAgainstTheStore(t *testing.T) {
 	assert.Equal(t, "no-cache", r.Header.Get("Cache-Control"))
 	assert.Equal(t, 1, k.Runs())
 }
+
+// The shared-cache mode tells clients what the upstream told: its
+// Cache-Control and Expires pass on unchanged, on the miss and on hits,
+// whatever WithTTL and WithClientTTL say (the cache keeps the response
+// no longer than WithTTL). So a browser behind it may keep a response for
+// the upstream's max-age, invalidations or not.
+func TestClientTTL_SharedModePassesTheUpstreamsHeadersOn(t *testing.T) {
+	expires := time.Now().Add(time.Hour).UTC().Format(http.TimeFormat)
+	var k testkit.Counter
+	app := fiber.New()
+	app.Use(New(WithSharedCache(), WithTTL(time.Minute), WithClientTTL(0)))
+	app.Get("/x", k.Handler("x", testkit.Header("Cache-Control", "public, max-age=600"), testkit.Header("Expires", expires)))
+	miss := testkit.Do(t, app, "GET", "/x")
+	hit := testkit.Do(t, app, "GET", "/x")
+	assert.Equal(t, 1, k.Runs())
+	require.Equal(t, "hit", hit.Header.Get("X-Cache"))
+	assert.Regexp(t, `^fibercache; hit; ttl=(59|60)$`, hit.Header.Get("Cache-Status"), "kept no longer than WithTTL")
+	for _, r := range []testkit.Result{miss, hit} {
+		assert.Equal(t, []string{"public, max-age=600"}, r.Header.Values("Cache-Control"))
+		assert.Equal(t, []string{expires}, r.Header.Values("Expires"))
+		assert.Empty(t, r.Header.Get("ETag"), "no ETag added")
+	}
+}
+
+// A handler's s-maxage is passed on to CDNs as it is, beside the max-age
+// (or no-cache) the cache advertises, while the cache itself keeps the
+// response no longer than its TTL: a CDN may keep it past an invalidation
+// for as long as s-maxage says, unless no-cache makes it revalidate.
+func TestClientTTL_SMaxAgePassedOn(t *testing.T) {
+	cases := []struct {
+		name string
+		opts []Option
+		cc   string
+	}{
+		{"TTL", []Option{WithTTL(time.Minute)}, "public, s-maxage=600, max-age=60"},
+		{"client TTL 0", []Option{WithTTL(time.Minute), WithClientTTL(0)}, "public, s-maxage=600, no-cache"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var k testkit.Counter
+			app := fiber.New()
+			app.Use(New(tc.opts...))
+			app.Get("/x", Control(Public(), SMaxAge(10*time.Minute)), k.Handler("x"))
+			miss := testkit.Do(t, app, "GET", "/x")
+			hit := testkit.Do(t, app, "GET", "/x")
+			assert.Equal(t, 1, k.Runs())
+			assert.Regexp(t, `^fibercache; hit; ttl=(59|60)$`, hit.Header.Get("Cache-Status"), "kept no longer than the TTL")
+			for _, r := range []testkit.Result{miss, hit} {
+				assert.Equal(t, []string{tc.cc}, r.Header.Values("Cache-Control"))
+			}
+		})
+	}
+}

@@ -5,13 +5,19 @@ handler, and drops what it stored when the data changes. It is a Go port of
 the design of the Python starlette-caches and of Django's cache middleware.
 
 	app := fiber.New()
-	app.Use(cache.New(cache.WithTTL(time.Minute)))
+	app.Use(cache.New(cache.WithTTL(time.Minute), cache.WithClientTTL(0)))
+
+The cache keeps a response up to a minute; browsers are told no-cache, so
+they revalidate every time (the cache answers 304 from its store) and see a
+change as soon as it is invalidated. With WithTTL alone they are told
+max-age=60, and may show their copy for up to a minute after a change
+(see App mode below, and ExampleWithClientTTL).
 
 New returns the middleware. Put it in front of the whole app (app.Use), of
 a group (app.Group("/api", cache.New(...))) or of one route
 (app.Get("/x", cache.New(...), h)). NewCache builds a *Cache: its Handler
-is the same middleware, and its InvalidateURL and InvalidateRoute methods
-work outside requests, from a background job for example. Close stops what
+is the same middleware, and its InvalidateURL, InvalidateRoute and
+InvalidateAll methods work outside requests, from a background job for example. Close stops what
 NewCache started. Only one cache middleware looks a request up. A cache
 that steps aside for a GET or HEAD (WithNext says so, a Skip rule or no
 rule matches its path, WithTTL(0), closed) leaves it to a group or route
@@ -39,7 +45,8 @@ A response is stored when all of these hold:
     no-cache, if any, comes with a validator (an ETag or Last-Modified of
     the handler's);
   - it does not set a cookie (Set-Cookie, or the obsolete Set-Cookie2) in
-    answer to a request that carried none;
+    answer to a request that carried none (in shared mode, it sets none
+    unless it says public);
   - the request had no Authorization header (a non-empty value on any of
     its lines), or the response says public, s-maxage or must-revalidate
     (RFC 9111 §3.5);
@@ -82,8 +89,14 @@ A request whose absolute-form target names another host than its Host
 header is not looked up. An entry stores its whole key and a hit compares
 it, so a hash collision never serves another request.
 
-Cookies are not part of the key, as in Django. A handler whose answer
-depends on who asks must say so: Vary: Cookie (one entry per cookie
+In app mode the request's cookies are keyed too, as if the response said
+Vary: Cookie (and it tells clients so), unless the response says public or
+s-maxage: Fiber's session middleware, unlike Django's, does not add Vary:
+Cookie, and a page that reads a session would otherwise be served to
+everyone. WithCookieIgnore leaves cookies that do not change the answer
+(analytics, consent) out of that; WithCookieIgnore("*") leaves every one
+out. Where cookies are not keyed (WithCookieIgnore("*"), shared mode, a
+public response), a handler whose answer depends on who asks must say so: Vary: Cookie (one entry per cookie
 header), or Cache-Control: private (never stored; see Control). A response
 to a request with Authorization is stored only when it says public,
 s-maxage or must-revalidate, and is then served to every client whatever
@@ -100,8 +113,12 @@ By default the cache works in app mode, for your own handlers:
     CDNs: max-age is WithClientTTL, else the TTL, or the handler's own
     max-age when smaller. When that lifetime is 0 (the default without
     WithTTL), clients are told no-cache, with an ETag, and the cache then
-    answers their revalidations with 304 from its store. So without WithTTL
-    no lifetime is advertised that an invalidation could not take back;
+    answers their revalidations with 304 from its store. So without WithTTL,
+    or with WithClientTTL(0), no lifetime is advertised that an
+    invalidation could not take back. With WithTTL alone, clients are told
+    max-age = the TTL, and a browser may show its copy that long after an
+    invalidation: the cache's own answers are current at once, the
+    browser's copy is not;
   - a stored 200 without an ETag gets one, computed from the body when it
     is stored (WithETag(false) turns this off);
   - the request's Cache-Control and Pragma are ignored, so one client's

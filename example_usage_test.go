@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"time"
 
@@ -178,4 +179,165 @@ func ExampleHelper() {
 	// PUT: 204
 	// users: Grace X-Cache=miss
 	// user: Grace X-Cache=miss
+}
+
+// One route behind a cache of its own: the other routes are not cached.
+func ExampleNew_route() {
+	app := fiber.New()
+
+	runs := 0
+	reportHandler := func(c *fiber.Ctx) error {
+		runs++
+		return c.SendString("report")
+	}
+	app.Get("/report", cache.New(cache.WithTTL(time.Hour)), reportHandler)
+	app.Get("/status", func(c *fiber.Ctx) error { return c.SendString("ok") })
+
+	for _, target := range []string{"/report", "/report", "/status"} {
+		resp, body := usageDo(app, fiber.MethodGet, target, "")
+		fmt.Printf("%s: %s X-Cache=%q\n", target, body, resp.Header.Get("X-Cache"))
+	}
+	fmt.Println("report handler runs:", runs)
+	// Output:
+	// /report: report X-Cache="miss"
+	// /report: report X-Cache="hit"
+	// /status: ok X-Cache=""
+	// report handler runs: 1
+}
+
+// A *Cache built with NewCache invalidates from outside a request: here a
+// goroutine consuming a channel of changed user IDs, as a message consumer
+// would. With a shared storage (WithStorage, Redis), the invalidation
+// reaches every instance that shares it. WithClientTTL(0) tells browsers
+// no-cache, so it reaches them at once too.
+func ExampleNewCache() {
+	c := cache.NewCache(cache.WithTTL(10*time.Minute), cache.WithClientTTL(0))
+	defer c.Close()
+	app := fiber.New()
+	app.Use(c.Handler()) // cache.New(opts...) is cache.NewCache(opts...).Handler()
+
+	names := map[string]string{"42": "Ada"}
+	app.Get("/users/:id", func(c *fiber.Ctx) error {
+		return c.SendString("user: " + names[c.Params("id")])
+	})
+	get := func(target string) {
+		resp, body := usageDo(app, fiber.MethodGet, target, "")
+		fmt.Printf("%s X-Cache=%s Cache-Control=%s\n", body, resp.Header.Get("X-Cache"), resp.Header.Get(fiber.HeaderCacheControl))
+	}
+	get("/users/42")
+	get("/users/42")
+
+	userUpdates := make(chan string)
+	consumed := make(chan struct{})
+	go func() {
+		defer close(consumed)
+		for id := range userUpdates {
+			// Outside a request there is no current host: name it, as
+			// clients send it (httptest's requests say example.com).
+			if err := c.InvalidateURL("https://example.com/users/" + id); err != nil {
+				fmt.Println("invalidate:", err)
+			}
+		}
+	}()
+	names["42"] = "Grace" // changed elsewhere, without a request through the app
+	userUpdates <- "42"
+	close(userUpdates)
+	<-consumed
+
+	get("/users/42")
+	// Output:
+	// user: Ada X-Cache=miss Cache-Control=no-cache
+	// user: Ada X-Cache=hit Cache-Control=no-cache
+	// user: Grace X-Cache=miss Cache-Control=no-cache
+}
+
+// browser is a private cache as RFC 9111 has a browser keep one, reduced
+// to one page and a clock that does not move: it reuses its copy without
+// asking while Cache-Control gives it a max-age above its Age, and else
+// revalidates it with its ETag (no-cache: every time).
+type browser struct {
+	app        *fiber.App
+	body, etag string
+	fresh      bool
+}
+
+// get returns the page and where it came from.
+func (b *browser) get(target string) string {
+	if b.fresh {
+		return b.body + " (the browser's copy: the server is not asked)"
+	}
+	var hdr []string
+	if b.etag != "" {
+		hdr = []string{fiber.HeaderIfNoneMatch, b.etag}
+	}
+	resp, body := usageDo(b.app, fiber.MethodGet, target, "", hdr...)
+	from := fmt.Sprintf("%d from the server, X-Cache=%s", resp.StatusCode, resp.Header.Get("X-Cache"))
+	if resp.StatusCode != fiber.StatusNotModified {
+		b.body, b.etag = body, resp.Header.Get(fiber.HeaderETag)
+	}
+	cc := resp.Header.Get(fiber.HeaderCacheControl)
+	maxAge := -1
+	for d := range strings.SplitSeq(cc, ",") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(d), "max-age="); ok {
+			maxAge, _ = strconv.Atoi(v)
+		}
+	}
+	age, _ := strconv.Atoi(resp.Header.Get(fiber.HeaderAge))
+	b.fresh = !strings.Contains(cc, "no-cache") && maxAge > age
+	return fmt.Sprintf("%s (%s; Cache-Control: %s)", b.body, from, cc)
+}
+
+// What clients are told decides what they show after a write. The cache
+// serves the new page at once in every case (another browser gets it); a
+// browser told max-age keeps showing its copy, without asking, until that
+// age is reached.
+// WithClientTTL(0), like no TTL at all, tells it no-cache: it asks every
+// time, gets a 304 from the cache while the page is unchanged, and the new
+// page as soon as it changed.
+func ExampleWithClientTTL() {
+	for _, choice := range []struct {
+		name string
+		opts []cache.Option
+	}{
+		{"WithTTL(2*time.Minute)", []cache.Option{cache.WithTTL(2 * time.Minute)}},
+		{"WithTTL(2*time.Minute), WithClientTTL(0)", []cache.Option{cache.WithTTL(2 * time.Minute), cache.WithClientTTL(0)}},
+		{"no TTL", nil},
+	} {
+		app := fiber.New()
+		app.Use(cache.New(choice.opts...))
+		name := "Ada"
+		app.Get("/me", func(c *fiber.Ctx) error { return c.SendString(name) })
+		app.Put("/me", func(c *fiber.Ctx) error {
+			name = string(c.Body())
+			return c.SendStatus(fiber.StatusNoContent)
+		})
+
+		b := &browser{app: app}
+		fmt.Println(choice.name + ":")
+		fmt.Println("  GET:", b.get("/me"))
+		fmt.Println("  GET:", b.get("/me"))
+		resp, _ := usageDo(app, fiber.MethodPut, "/me", "Grace")
+		fmt.Println("  PUT:", resp.StatusCode)
+		fmt.Println("  GET:", b.get("/me"))
+		fmt.Println("  GET:", (&browser{app: app}).get("/me"), "(another browser)")
+	}
+	// Output:
+	// WithTTL(2*time.Minute):
+	//   GET: Ada (200 from the server, X-Cache=miss; Cache-Control: max-age=120)
+	//   GET: Ada (the browser's copy: the server is not asked)
+	//   PUT: 204
+	//   GET: Ada (the browser's copy: the server is not asked)
+	//   GET: Grace (200 from the server, X-Cache=miss; Cache-Control: max-age=120) (another browser)
+	// WithTTL(2*time.Minute), WithClientTTL(0):
+	//   GET: Ada (200 from the server, X-Cache=miss; Cache-Control: no-cache)
+	//   GET: Ada (304 from the server, X-Cache=hit; Cache-Control: no-cache)
+	//   PUT: 204
+	//   GET: Grace (200 from the server, X-Cache=miss; Cache-Control: no-cache)
+	//   GET: Grace (200 from the server, X-Cache=hit; Cache-Control: no-cache) (another browser)
+	// no TTL:
+	//   GET: Ada (200 from the server, X-Cache=miss; Cache-Control: no-cache)
+	//   GET: Ada (304 from the server, X-Cache=hit; Cache-Control: no-cache)
+	//   PUT: 204
+	//   GET: Grace (200 from the server, X-Cache=miss; Cache-Control: no-cache)
+	//   GET: Grace (200 from the server, X-Cache=hit; Cache-Control: no-cache) (another browser)
 }

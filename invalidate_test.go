@@ -105,7 +105,7 @@ func (s *invSite) routes(r fiber.Router) {
 		s.version.Add(1) // the data changes, then the response invalidates
 		return c.Status(status).SendString("done")
 	}
-	for _, m := range []string{fiber.MethodPost, fiber.MethodPut, fiber.MethodPatch, fiber.MethodDelete, fiber.MethodOptions, "PURGE"} {
+	for _, m := range []string{fiber.MethodPost, fiber.MethodPut, fiber.MethodPatch, fiber.MethodDelete, fiber.MethodOptions, fiber.MethodTrace, fiber.MethodConnect, "PURGE"} {
 		r.Add(m, "/*", unsafe)
 	}
 }
@@ -242,23 +242,30 @@ func TestInvalidate_ErrorsAndSafeMethodsInvalidateNothing(t *testing.T) {
 			name   string
 			method string
 			hdr    []string
+			status int // what the handler answered
 		}{
-			{"POST 400", fiber.MethodPost, []string{"X-Status: 400"}},
-			{"PUT 404", fiber.MethodPut, []string{"X-Status: 404"}},
-			{"PATCH 409", fiber.MethodPatch, []string{"X-Status: 409"}},
-			{"DELETE 500", fiber.MethodDelete, []string{"X-Status: 500"}},
-			{"POST 503", fiber.MethodPost, []string{"X-Status: 503"}},
-			{"DELETE handler error 403", fiber.MethodDelete, []string{"X-Error: 403"}},
-			{"POST handler error 500", fiber.MethodPost, []string{"X-Error: 500"}},
-			{"OPTIONS 200", fiber.MethodOptions, nil},
-			{"POST 4xx with Location", fiber.MethodPost, []string{"X-Status: 422", "X-Location: /items/2"}},
+			{"POST 400", fiber.MethodPost, []string{"X-Status: 400"}, 400},
+			{"PUT 404", fiber.MethodPut, []string{"X-Status: 404"}, 404},
+			{"PATCH 409", fiber.MethodPatch, []string{"X-Status: 409"}, 409},
+			{"DELETE 500", fiber.MethodDelete, []string{"X-Status: 500"}, 500},
+			{"POST 503", fiber.MethodPost, []string{"X-Status: 503"}, 503},
+			{"DELETE handler error 403", fiber.MethodDelete, []string{"X-Error: 403"}, 403},
+			{"POST handler error 500", fiber.MethodPost, []string{"X-Error: 500"}, 500},
+			// Safe methods (RFC 9110 §9.2.1), and CONNECT, a tunnel rather
+			// than a write, answered 2xx or 3xx.
+			{"OPTIONS 200", fiber.MethodOptions, nil, 200},
+			{"OPTIONS 301 with Location", fiber.MethodOptions, []string{"X-Status: 301", "X-Location: /items/2"}, 301},
+			{"TRACE 200", fiber.MethodTrace, nil, 200},
+			{"CONNECT 200", fiber.MethodConnect, nil, 200},
+			{"POST 4xx with Location", fiber.MethodPost, []string{"X-Status: 422", "X-Location: /items/2"}, 422},
 		}
 		for _, tc := range cases {
 			t.Run(store+"/"+tc.name, func(t *testing.T) {
 				s := newInvSite(t, opts(t)...)
 				s.warm("/items/1", "")
 				s.warm("/items/2", "")
-				s.do(tc.method, "/items/1", tc.hdr...)
+				r := s.do(tc.method, "/items/1", tc.hdr...)
+				require.Equal(t, tc.status, r.Status, "the handler answered")
 				s.hit(fiber.MethodGet, "/items/1", "")
 				s.hit(fiber.MethodHead, "/items/1", "")
 				s.hit(fiber.MethodGet, "/items/2", "")

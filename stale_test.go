@@ -349,25 +349,30 @@ func TestSharedModePrivacy(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		headers []func(c *fiber.Ctx)
+		req     []string // request headers
 		stored  bool
+		detail  string // Cache-Status detail when not stored
 	}{
-		{"set-cookie", []func(c *fiber.Ctx){testkit.Header("Cache-Control", "max-age=60"), testkit.Header("Set-Cookie", "sid=1")}, false},
-		{"set-cookie public", []func(c *fiber.Ctx){testkit.Header("Cache-Control", "public, max-age=60"), testkit.Header("Set-Cookie", "theme=dark")}, true},
-		{"cdn max-age over private", []func(c *fiber.Ctx){testkit.Header("Cache-Control", "private"), testkit.Header("CDN-Cache-Control", "max-age=60")}, false},
-		{"cdn max-age over no-store", []func(c *fiber.Ctx){testkit.Header("Cache-Control", "no-store"), testkit.Header("CDN-Cache-Control", "max-age=60")}, false},
-		{"cdn max-age", []func(c *fiber.Ctx){testkit.Header("Cache-Control", "max-age=1"), testkit.Header("CDN-Cache-Control", "max-age=60")}, true},
+		{"set-cookie", []func(c *fiber.Ctx){testkit.Header("Cache-Control", "max-age=60"), testkit.Header("Set-Cookie", "sid=1")}, nil, false, "cookies_for_cookieless_request"},
+		{"set-cookie to a request with cookies", []func(c *fiber.Ctx){testkit.Header("Cache-Control", "max-age=60"), testkit.Header("Set-Cookie", "sid=1")}, []string{"Cookie: a=b"}, false, "cookies_for_cookieless_request"},
+		{"set-cookie2", []func(c *fiber.Ctx){testkit.Header("Cache-Control", "max-age=60"), testkit.Header("Set-Cookie2", "sid=1")}, nil, false, "cookies_for_cookieless_request"},
+		{"set-cookie public", []func(c *fiber.Ctx){testkit.Header("Cache-Control", "public, max-age=60"), testkit.Header("Set-Cookie", "theme=dark")}, nil, true, ""},
+		{"cdn max-age over private", []func(c *fiber.Ctx){testkit.Header("Cache-Control", "private"), testkit.Header("CDN-Cache-Control", "max-age=60")}, nil, false, "private"},
+		{"cdn max-age over no-store", []func(c *fiber.Ctx){testkit.Header("Cache-Control", "no-store"), testkit.Header("CDN-Cache-Control", "max-age=60")}, nil, false, "no_store"},
+		{"cdn max-age", []func(c *fiber.Ctx){testkit.Header("Cache-Control", "max-age=1"), testkit.Header("CDN-Cache-Control", "max-age=60")}, nil, true, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var k testkit.Counter
 			app := fiber.New()
 			app.Use(New(WithSharedCache()))
 			app.Get("/p", k.Handler("p", tc.headers...))
-			testkit.Do(t, app, "GET", "/p")
-			testkit.Do(t, app, "GET", "/p")
+			first := testkit.Do(t, app, "GET", "/p", tc.req...)
+			testkit.Do(t, app, "GET", "/p", tc.req...)
 			if tc.stored {
 				assert.Equal(t, 1, k.Runs())
 			} else {
 				assert.Equal(t, 2, k.Runs())
+				assert.Equal(t, "fibercache; fwd=uri-miss; detail="+tc.detail, first.Header.Get("Cache-Status"))
 			}
 		})
 	}
