@@ -284,6 +284,9 @@ func (g *guarded) settle() {
 	o := g.out
 	g.out = outage{}
 	g.down.Store(false)
+	// The storage answered: what is left of the pause would only turn
+	// requests away, and hide the start of the next outage.
+	g.pausedUntil.Store(0)
 	g.mu.Unlock()
 	g.log.log(slog.LevelInfo, "storage_recovered", slog.Duration("down", time.Duration(g.now()-o.since)),
 		slog.Int("invalidations_landed", o.kept))
