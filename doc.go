@@ -176,11 +176,19 @@ A path is named as clients send it: InvalidateRoute reads a parameter value
 as c.Params returns it (spelt as clients send it, or decoded with
 UnescapePath). An unknown route name, a parameter name the route does not
 have, and a value that cannot be that parameter are errors, and nothing is
-invalidated. InvalidateRoute with parameters missing cannot name the
-route's URLs: it invalidates everything every cache of the process holds,
-on every instance sharing their storages. InvalidateAll invalidates
-everything in one cache's namespace (its storage and key prefix), on every
-instance sharing it, and nothing else.
+invalidated. InvalidateRoute with parameters missing invalidates every URL
+of that route, and nothing else. InvalidateAll invalidates everything in
+one cache's namespace (its storage and key prefix), on every instance
+sharing it, and nothing else.
+
+# Tags
+
+Tag(c, tags...) in a handler, or a Surrogate-Key response header, attach
+tags to the response being stored; InvalidateTags invalidates every entry
+carrying any of them (ExpireTags makes them stale, a soft purge), in every
+cache of the process and on every instance sharing the storage, at a
+constant cost whatever the number of entries. PurgeHandler serves the same
+to a CMS webhook or a deploy script, behind the app's own authentication.
 
 # Storage failures
 
