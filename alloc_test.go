@@ -166,3 +166,10 @@ func TestHitPathAllocatesNothingReplacingSpellings(t *testing.T) {
 		assert.Zero(t, testing.AllocsPerRun(200, run), "raw=%v", raw)
 	}
 }
+
+// A hit of an entry with four tags (plus its route's) allocates nothing:
+// the entry holds its tag records.
+func TestTags_TaggedHitAllocatesNothing(t *testing.T) {
+	run := tagHitServer(t, "product:42", "category:shoes", "list:bestsellers", "search")
+	assert.Zero(t, testing.AllocsPerRun(200, run), "allocations per hit")
+}
