@@ -910,8 +910,11 @@ func TestInvalidate_RaceInterleavings(t *testing.T) {
 	invRaceSplitAll(t, invMapRaceBackend())
 }
 
-func invRaceSplitAll(t *testing.T, be invRaceBackend) {
-	for _, how := range invRaceHows {
+func invRaceSplitAll(t *testing.T, be invRaceBackend, hows ...string) {
+	if len(hows) == 0 {
+		hows = invRaceHows
+	}
+	for _, how := range hows {
 		invRaceSplitHow(t, be.by(how))
 	}
 }

@@ -204,7 +204,10 @@ func TestRedisInvalidate_RaceInterleavings(t *testing.T) {
 	if testing.Short() {
 		t.Skip("hundreds of Redis round trips; the in-memory twin runs in -short")
 	}
-	invRaceSplitAll(t, invRedisStorageRaceBackend(t))
+	// By URL only: the generic path's logic is that of its in-memory twin
+	// (TestInvalidate_RaceInterleavings, every way of invalidating); this
+	// one adds real round trips.
+	invRaceSplitAll(t, invRedisStorageRaceBackend(t), "url")
 }
 
 func TestRedisInvalidate_RaceCoalescedFollower(t *testing.T) {
