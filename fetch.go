@@ -262,6 +262,10 @@ func (m *Cache) resetResponse(c *fiber.Ctx, before []byte) {
 	resp := c.Response()
 	resp.ResetBody()
 	resp.Header.Reset()
+	if m.appInfo(c.App()).rawHeaders {
+		// Reset turns normalizing back on: names would go out canonical.
+		resp.Header.DisableNormalizing()
+	}
 	resp.SetStatusCode(fasthttp.StatusOK)
 	for len(before) > 0 {
 		var k, v []byte

@@ -8,6 +8,8 @@ package cache_test
 
 import (
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -350,4 +352,34 @@ func TestLines_WhatTheCacheDoesNotWriteIsLeft(t *testing.T) {
 		require.Equal(t, []string{want}, resp.Header.Values("X-Cache"))
 		require.Equal(t, []string{"outer"}, resp.Header.Values("Cache-Status"), "WithCacheStatus(false) writes none")
 	}
+}
+
+// With DisableHeaderNormalizing, a response the cache answers from an
+// entry after the handler ran (the client's own validator matched, here)
+// keeps the spellings of the headers middleware in front of it wrote:
+// resetting the response must not turn normalizing back on.
+func TestLines_RawSpellingsKeptAfterReset(t *testing.T) {
+	app := cxApp(fiber.Config{DisableHeaderNormalizing: true})
+	app.Use(func(c *fiber.Ctx) error {
+		c.Response().Header.Set("x-request-id", "r1")
+		return c.Next()
+	})
+	app.Use(cxCache(t, cache.WithTTL(time.Minute)).Handler())
+	app.Get("/p", func(c *fiber.Ctx) error {
+		c.Response().Header.Set("etag", `"v1"`)
+		return c.SendString("p")
+	})
+	addr := cxListen(t, app)
+	// The request's own If-None-Match matches what the handler returns:
+	// the cache answers it a 304 from the entry just made.
+	conn, err := net.DialTimeout("tcp", addr, cxTimeout)
+	require.NoError(t, err)
+	defer conn.Close()
+	require.NoError(t, conn.SetDeadline(time.Now().Add(cxTimeout)))
+	_, err = io.WriteString(conn, "GET /p HTTP/1.1\r\nHost: example.com\r\nIf-None-Match: \"v1\"\r\nConnection: close\r\n\r\n")
+	require.NoError(t, err)
+	raw, err := io.ReadAll(conn)
+	require.NoError(t, err)
+	require.True(t, strings.HasPrefix(string(raw), "HTTP/1.1 304"), "%s", raw)
+	require.Contains(t, string(raw), "\r\nx-request-id: r1\r\n", "spelt as the middleware wrote it:\n%s", raw)
 }
