@@ -63,10 +63,11 @@ func has(fresh []entry.Header, k []byte) bool {
 }
 
 // notUpdated lists the fields a 304 does not update in the stored
-// response: those that describe its content (RFC 9111 §3.2), and those
-// the cache or the server write afresh.
+// response (RFC 9111 §3.2): Content-Length, Content-Type (fasthttp gives
+// every response one, so a 304's is not the handler's word), and those the
+// cache or the server write afresh.
 func notUpdated(k []byte) bool {
-	for _, name := range [...]string{"content-length", "content-type", "content-encoding", "content-range", "date", "age", "cache-status"} {
+	for _, name := range [...]string{"content-length", "content-type", "date", "age", "cache-status"} {
 		if rfc.EqualFold(k, name) {
 			return true
 		}
