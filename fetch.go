@@ -131,6 +131,7 @@ func (m *Cache) run(c *fiber.Ctx, r *request, stale *entry.Entry, f *flight) (*e
 		}
 	}
 	before := headersBefore(&c.Response().Header)
+	r.started = m.now()
 	herr := c.Next()
 	if f != nil {
 		m.flights.close(f)
