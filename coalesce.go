@@ -49,7 +49,8 @@ type flights struct {
 // Hit-for-miss.
 const (
 	// notStorableFor is how long a key whose response could not be stored
-	// sends requests straight to the handler.
+	// sends requests straight to the handler, in a process and, through
+	// the fleet's lease (lease.go), in every instance.
 	notStorableFor = 2 * time.Second
 	// maxNotStorable bounds the keys remembered as not storable.
 	maxNotStorable = 4096

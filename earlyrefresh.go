@@ -19,8 +19,10 @@ import (
 // where delta is how long the entry's handler took (entry.Delta) and rand
 // is uniform in (0, 1]. The probability grows as expiry nears, and sooner
 // for a slow handler: a hot entry is then refreshed about once per
-// lifetime, a cold one not at all. Per process, one refresh per entry
-// runs at a time (refreshes).
+// lifetime, a cold one not at all. With a leaser (Redis) one instance
+// refreshes: a background refresh that cannot take the lease does nothing
+// (lease.go); per process, one refresh per entry runs at a time
+// (refreshes).
 //
 // TTL jitter (WithTTLJitter) takes a random fraction off each entry's
 // lifetime, so that entries stored together do not expire together.

@@ -14,8 +14,10 @@ import (
 
 // fetch runs the handler for a request the store could not answer (stale
 // is the entry to revalidate or to fall back on, if any), coalesced with
-// identical requests, and stores what it may. refresh is set for a
-// background refresh (stale-while-revalidate, early refresh).
+// identical requests, in this process (flights) and, through the lease of
+// a backend that has one, in every instance sharing the storage (lease.go),
+// and stores what it may. refresh is set for a background refresh
+// (stale-while-revalidate, early refresh).
 func (m *Cache) fetch(c *fiber.Ctx, r *request, stale *entry.Entry, refresh bool) error {
 	h := &c.Request().Header
 	raw := r.app.rawHeaders
@@ -81,6 +83,34 @@ func (m *Cache) fetch(c *fiber.Ctx, r *request, stale *entry.Entry, refresh bool
 				m.flights.land(f, r.slot, stored, names, h, raw, m.cfg.cookieIgnore)
 			}
 		}()
+	}
+	if m.leases != nil {
+		if f != nil && !f.alone() {
+			switch o, e := m.fleet(c, r, f, refresh, arrived); o {
+			case fleetCollapsed, fleetHit:
+				stored, names, why = e, r.k.names, ReasonNone
+				out := outcomeCollapsed
+				if o == fleetHit {
+					out = outcomeHit
+				}
+				return m.serveEntry(c, &r.rh, e, r.now, out, ReasonNone)
+			case fleetNothing:
+				return nil
+			case fleetAlone:
+				// Not storable lately, on some instance: this request's
+				// followers run the handler now, as it does.
+				m.flights.land(f, r.slot, nil, nil, h, raw, m.cfg.cookieIgnore)
+				f = nil
+			}
+		} else {
+			// Not coalesced: no lease, but the store names it, to leave
+			// its note and clear a not-storable marker.
+			r.lease = m.leases.leaseFor(&r.k, leaseLife(m.cfg.coalesceWait))
+		}
+	}
+	if l := r.lease; l != nil && l.token != "" {
+		// Released however the handler ends (a panic included).
+		defer func(stop func()) { m.endLease(l, stop, why, c.Response().StatusCode()) }(m.holdLease(l))
 	}
 	var err error
 	stored, names, why, err = m.run(c, r, stale, f)
@@ -284,7 +314,11 @@ func (m *Cache) put(c *fiber.Ctx, r *request, e *entry.Entry, names []string) bo
 	if r.res.gen == 0 {
 		return false
 	}
-	ok, err := m.b.put(context.Background(), &r.k, e, names)
+	ctx := context.Background()
+	if r.lease != nil {
+		ctx = contextWithLease(ctx, r.lease) // the put releases it (lease.go)
+	}
+	ok, err := m.b.put(ctx, &r.k, e, names)
 	if m.log.enabled(LevelTrace) {
 		attrs := requestAttrs(c, slog.Bool("stored", ok))
 		if err != nil {

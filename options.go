@@ -45,6 +45,7 @@ type config struct {
 	storageTimeout time.Duration
 	storagePause   time.Duration
 	coalesceWait   time.Duration
+	fleet          bool    // WithFleetCoalescing: coalesce across instances with a leaser (Redis)
 	earlyBeta      float64 // WithEarlyRefresh's beta; 0: off
 	ttlJitter      float64 // WithTTLJitter's fraction
 	queryIgnore    []string
@@ -76,6 +77,7 @@ func defaultConfig() config {
 		storageTimeout: DefaultStorageTimeout,
 		storagePause:   DefaultStoragePause,
 		coalesceWait:   DefaultCoalesceWait,
+		fleet:          true,
 		earlyBeta:      DefaultEarlyRefresh,
 		clockSkew:      clockSkew,
 		rules:          []Rule{{}}, // cache every cacheable response
@@ -371,6 +373,18 @@ func WithCoalesceWait(d time.Duration) Option {
 		}
 		c.coalesceWait = d
 	}
+}
+
+// WithFleetCoalescing(false) keeps the coalescing of identical misses per
+// process. It is on by default with Redis (a storage with Conn): the
+// instances sharing it run the handler once between them, the others
+// waiting for its entry (at most WithCoalesceWait), through a lease kept
+// in Redis, at the cost of one more round trip per miss (see
+// docs/redis.md). A plain fiber.Storage, which has no atomic
+// set-if-absent, and the in-process store coalesce per process either
+// way.
+func WithFleetCoalescing(on bool) Option {
+	return func(c *config) { c.fleet = on }
 }
 
 // WithEarlyRefresh sets the beta of early refresh (default 1,

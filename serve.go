@@ -24,7 +24,9 @@ type request struct {
 	// rebuilt is the stale entry a revalidation's 304 confirmed: the
 	// response being admitted is it, updated by the 304 (revalidate.go).
 	rebuilt *entry.Entry
-	// started is when the handler started.
+	// lease is the fleet's lease of the entry material, when the backend
+	// has one (lease.go); started is when the handler started.
+	lease   *lease
 	started int64
 }
 
@@ -35,7 +37,7 @@ func (r *request) release() {
 		return
 	}
 	r.k.buf, r.k.names, r.k.learnt = r.k.buf[:0], nil, nil
-	r.res, r.rebuilt, r.started = lookupResult{}, nil, 0
+	r.res, r.rebuilt, r.lease, r.started = lookupResult{}, nil, nil, 0
 	requestPool.Put(r)
 }
 
