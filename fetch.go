@@ -86,7 +86,7 @@ func (m *Cache) fetch(c *fiber.Ctx, r *request, stale *entry.Entry, refresh bool
 	}
 	if m.leases != nil {
 		if f != nil && !f.alone() {
-			switch o, e := m.fleet(c, r, f, refresh, arrived); o {
+			switch o, e := m.fleet(c, r, f, refresh, retried, arrived); o {
 			case fleetCollapsed, fleetHit:
 				stored, names, why = e, r.k.names, ReasonNone
 				out := outcomeCollapsed

@@ -187,8 +187,9 @@ const (
 // is to run the handler holding it, else tokenless, so that the put still
 // names it (to leave its note, and clear a marker). With fleetCollapsed
 // and fleetHit it returns the entry to serve, found valid and fresh by a
-// lookup made after f stopped taking followers.
-func (m *Cache) fleet(c *fiber.Ctx, r *request, f *flight, refresh bool, arrived time.Time) (fleetOutcome, *entry.Entry) {
+// lookup made after f stopped taking followers. followed is set for a
+// request that waited for a leader of its process already.
+func (m *Cache) fleet(c *fiber.Ctx, r *request, f *flight, refresh, followed bool, arrived time.Time) (fleetOutcome, *entry.Entry) {
 	l := m.leases.leaseFor(&r.k, leaseLife(m.cfg.coalesceWait))
 	r.lease = l
 	seen := r.res.entry // what the lookup found, usable or not
@@ -223,7 +224,9 @@ func (m *Cache) fleet(c *fiber.Ctx, r *request, f *flight, refresh bool, arrived
 	if refresh {
 		return fleetNothing, nil // another instance runs it
 	}
-	m.observe(EventCoalesced, ReasonNone)
+	if !followed {
+		m.observe(EventCoalesced, ReasonNone) // once per request
+	}
 	return m.followFleet(c, r, f, arrived)
 }
 
