@@ -261,8 +261,11 @@ func (m *Cache) admit(c *fiber.Ctx, r *request, before []byte, now int64, raw bo
 		StaleIfError:         int64(ri.cc.StaleIfError),
 		LastModified:         ri.times.LastModified,
 	}
+	if r.started != 0 {
+		e.Delta = max(now-r.started, 0) // the handler's time, for early refresh
+	}
 	if !forever {
-		e.FreshUntil = now + int64(lifetime) - int64(initialAge)
+		e.FreshUntil = now + int64(m.jitter(lifetime)) - int64(initialAge)
 		keep := window
 		if validator || m.cfg.shared {
 			keep = max(keep, staleKeep) // to revalidate, or to serve when the origin is down

@@ -28,7 +28,9 @@ type backend interface {
 	// put stores e under k's entry material if the path's generation is
 	// still e.Gen, adds names to the path's, and creates (or keeps alive
 	// as long as e) the records of e's tags. It reports whether e is
-	// stored and valid.
+	// stored and valid. ctx may carry the fleet's lease of the entry
+	// (leaseFromContext), which a leaser releases in the same step: a
+	// backend that wraps another passes ctx on.
 	put(ctx context.Context, k *keys, e *entry.Entry, names []string) (bool, error)
 	// drop removes e, found unusable for good (kept past KeepUntil).
 	drop(ctx context.Context, k *keys, e *entry.Entry) error

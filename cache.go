@@ -61,6 +61,7 @@ func chainCache(c *fiber.Ctx) *Cache {
 type Cache struct {
 	cfg         config
 	b           backend // guarded, unless it is the in-process store
+	leases      leaser  // the backend's leases (guarded), for the fleet's coalescing; nil: none
 	mem         *memstore.Store
 	log         logger
 	obs         Observer
@@ -126,7 +127,11 @@ func NewCache(opts ...Option) *Cache {
 		m.b = &storageBackend{s: newSharedKeys(cfg.keyPrefix), c: newCtxStorage(s), pathTTL: cfg.maxKeep(), now: m.now, skew: cfg.clockSkew}
 	}
 	if m.mem == nil {
-		m.b = newGuarded(m.b, &cfg, m.log, m.observe, m.now)
+		g := newGuarded(m.b, &cfg, m.log, m.observe, m.now)
+		if l, ok := m.b.(leaser); ok && cfg.fleet {
+			m.leases = guardedLeaser{g: g, l: l}
+		}
+		m.b = g
 	}
 	if cfg.cacheHeader != "" {
 		m.cacheHeader = []byte(textproto.CanonicalMIMEHeaderKey(cfg.cacheHeader))

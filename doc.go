@@ -64,7 +64,15 @@ whatever outer middleware does to a response never changes the entry.
 
 Identical requests that miss at the same time are coalesced: one runs the
 handler, the others wait for it (at most WithCoalesceWait) and are served
-what it stored. When it stores nothing, each runs the handler itself.
+what it stored. With Redis this holds across the instances sharing it,
+through a lease in Redis (WithFleetCoalescing); with a plain fiber.Storage
+it holds per process. When the run fails, one of the others runs the
+handler once more; when its response could not be stored (private, a
+Set-Cookie, ...), each runs the handler, and for the next two seconds
+identical requests go straight to the handler instead of waiting.
+
+A hit close to its entry's expiry may start one background refresh
+(WithEarlyRefresh), so that a hot URL is refreshed before it expires.
 
 # Keys
 

@@ -14,12 +14,15 @@ import (
 
 // fetch runs the handler for a request the store could not answer (stale
 // is the entry to revalidate or to fall back on, if any), coalesced with
-// identical requests, and stores what it may. refresh is set for a
-// background refresh (stale-while-revalidate).
+// identical requests, in this process (flights) and, through the lease of
+// a backend that has one, in every instance sharing the storage (lease.go),
+// and stores what it may. refresh is set for a background refresh
+// (stale-while-revalidate, early refresh).
 func (m *Cache) fetch(c *fiber.Ctx, r *request, stale *entry.Entry, refresh bool) error {
 	h := &c.Request().Header
 	raw := r.app.rawHeaders
-	f, leader, landing := m.flights.join(r.k.full(), !refresh)
+	arrived := time.Now()
+	f, leader, landing := m.flights.join(r.k.full(), !refresh, r.now)
 	if landing != nil {
 		// An identical request's handler returned and its store has not
 		// landed: wait for it, then look in the store again.
@@ -27,17 +30,40 @@ func (m *Cache) fetch(c *fiber.Ctx, r *request, stale *entry.Entry, refresh bool
 		if e := m.lookAgain(c, r); e != nil {
 			return m.serveEntry(c, &r.rh, e, r.now, outcomeHit, ReasonNone)
 		}
-		f, leader, _ = m.flights.join(r.k.full(), false)
+		f, leader, _ = m.flights.join(r.k.full(), false, r.now)
 	}
+	retried := false
 	if !leader {
 		m.observe(EventCoalesced, ReasonNone)
-		if e := f.wait(m.cfg.coalesceWait, h, r.head, raw, m.cfg.cookieIgnore); e != nil && acceptable(r.rh.ae, e, f.names) {
-			return m.serveEntry(c, &r.rh, e, r.now, outcomeCollapsed, ReasonNone)
+		for !leader {
+			e, failed := f.wait(time.Until(arrived.Add(m.cfg.coalesceWait)), h, r.head, raw, m.cfg.cookieIgnore)
+			if e != nil && acceptable(r.rh.ae, e, f.names) {
+				return m.serveEntry(c, &r.rh, e, r.now, outcomeCollapsed, ReasonNone)
+			}
+			if !failed || retried {
+				f = nil // the leader stored nothing for us: run the handler
+				break
+			}
+			// The leader failed (an error, a panic, an invalidation while
+			// it ran): one of its followers runs the handler next, the
+			// others wait for that run, once more.
+			retried = true
+			f, leader, landing = m.flights.join(r.k.full(), true, r.now)
+			if landing != nil {
+				// That run's handler returned already.
+				landing.landed(time.Until(arrived.Add(m.cfg.coalesceWait)))
+				if e := m.lookAgain(c, r); e != nil {
+					return m.serveEntry(c, &r.rh, e, r.now, outcomeHit, ReasonNone)
+				}
+				f = nil
+				break
+			}
 		}
-		f = nil // the leader stored nothing for us: run the handler
-	} else if !refresh && m.flights.landedSince(r.slot, r.seen) {
-		// An identical request stored since this one looked: look again,
-		// after every follower joined, and hand them what it finds.
+	}
+	if leader && (retried || !refresh && m.flights.landedSince(r.slot, r.seen)) {
+		// An identical request stored since this one looked, or this one
+		// leads again after a failed run: look again, after every
+		// follower joined, and hand them what it finds.
 		m.flights.close(f)
 		if e := m.lookAgain(c, r); e != nil {
 			m.flights.land(f, r.slot, e, r.k.names, h, raw, m.cfg.cookieIgnore)
@@ -47,13 +73,55 @@ func (m *Cache) fetch(c *fiber.Ctx, r *request, stale *entry.Entry, refresh bool
 	var (
 		stored *entry.Entry
 		names  []string
+		why    = ReasonHandlerError // unless run returns: it panicked
 	)
 	if f != nil {
 		// Deferred, so followers are released even if the handler panics.
-		defer func() { m.flights.land(f, r.slot, stored, names, h, raw, m.cfg.cookieIgnore) }()
+		defer func() {
+			if f != nil {
+				f.failed = stored == nil && !notStorable(why, c.Response().StatusCode())
+				m.flights.land(f, r.slot, stored, names, h, raw, m.cfg.cookieIgnore)
+			}
+		}()
+	}
+	if m.leases != nil {
+		if f != nil && !f.alone() {
+			switch o, e := m.fleet(c, r, f, refresh, retried, arrived); o {
+			case fleetCollapsed, fleetHit:
+				stored, names, why = e, r.k.names, ReasonNone
+				out := outcomeCollapsed
+				if o == fleetHit {
+					out = outcomeHit
+				}
+				return m.serveEntry(c, &r.rh, e, r.now, out, ReasonNone)
+			case fleetNothing:
+				return nil
+			case fleetAlone:
+				// Not storable lately, on some instance: this request's
+				// followers run the handler now, as it does.
+				m.flights.land(f, r.slot, nil, nil, h, raw, m.cfg.cookieIgnore)
+				f = nil
+			}
+		} else {
+			// Not coalesced: no lease, but the store names it, to leave
+			// its note and clear a not-storable marker.
+			r.lease = m.leases.leaseFor(&r.k, leaseLife(m.cfg.coalesceWait))
+		}
+	}
+	if l := r.lease; l != nil && l.token != "" {
+		// Released however the handler ends (a panic included).
+		defer func(stop func()) { m.endLease(l, stop, why, c.Response().StatusCode()) }(m.holdLease(l))
 	}
 	var err error
-	stored, names, err = m.run(c, r, stale, f)
+	stored, names, why, err = m.run(c, r, stale, f)
+	if f != nil {
+		switch {
+		case stored != nil:
+			m.flights.clearNotStorable(f)
+		case notStorable(why, c.Response().StatusCode()):
+			m.flights.markNotStorable(f, m.now())
+		}
+	}
 	return err
 }
 
@@ -99,8 +167,8 @@ func (s *savedHeaders) restore(h *fasthttp.RequestHeader) {
 // run runs the handler and decides what becomes of its response: stored,
 // a stale entry served in place of a failure, a stored entry refreshed by
 // a 304. It returns the entry stored for waiting requests, if they may
-// have it.
-func (m *Cache) run(c *fiber.Ctx, r *request, stale *entry.Entry, f *flight) (*entry.Entry, []string, error) {
+// have it, or why it stored nothing (ReasonHandlerError for a failure).
+func (m *Cache) run(c *fiber.Ctx, r *request, stale *entry.Entry, f *flight) (*entry.Entry, []string, Reason, error) {
 	req := &c.Request().Header
 	raw := r.app.rawHeaders
 	var rd reqDirectives
@@ -131,6 +199,7 @@ func (m *Cache) run(c *fiber.Ctx, r *request, stale *entry.Entry, f *flight) (*e
 		}
 	}
 	before := headersBefore(&c.Response().Header)
+	r.started = m.now()
 	herr := c.Next()
 	if f != nil {
 		m.flights.close(f)
@@ -150,11 +219,11 @@ func (m *Cache) run(c *fiber.Ctx, r *request, stale *entry.Entry, f *flight) (*e
 			c.Locals(fwdStatusKey{}, status)
 		}
 		m.resetResponse(c, before)
-		return nil, nil, m.serveEntry(c, &r.rh, stale, r.now, outcomeStaleError, ReasonNone)
+		return nil, nil, ReasonHandlerError, m.serveEntry(c, &r.rh, stale, r.now, outcomeStaleError, ReasonNone)
 	}
 	if herr != nil {
 		m.notStored(c, outcomeMiss, ReasonHandlerError)
-		return nil, nil, herr
+		return nil, nil, ReasonHandlerError, herr
 	}
 	// A 304 confirms the stale entry: the response it stands for is
 	// rebuilt and goes through the same admission as a fresh one.
@@ -183,7 +252,7 @@ func (m *Cache) run(c *fiber.Ctx, r *request, stale *entry.Entry, f *flight) (*e
 		}
 		m.notStored(c, o, why)
 		m.answerLive(c, r, e, now, before, o, why)
-		return nil, nil, nil
+		return nil, nil, why, nil
 	}
 	m.observe(EventMiss, ReasonNone)
 	m.observe(EventStored, ReasonNone)
@@ -196,10 +265,10 @@ func (m *Cache) run(c *fiber.Ctx, r *request, stale *entry.Entry, f *flight) (*e
 			requestAttrs(c, slog.Int64("max_age", maxAge), slog.Any("vary", names), slog.Int("status", e.Status))...)
 	}
 	if m.answerLive(c, r, e, now, before, o, ReasonNone) {
-		return e, names, nil
+		return e, names, ReasonNone, nil
 	}
 	m.setStatus(c, o, ReasonNone, e, now)
-	return e, names, nil
+	return e, names, ReasonNone, nil
 }
 
 // dropRebuilt removes the stale entry a revalidation found no longer
@@ -245,7 +314,11 @@ func (m *Cache) put(c *fiber.Ctx, r *request, e *entry.Entry, names []string) bo
 	if r.res.gen == 0 {
 		return false
 	}
-	ok, err := m.b.put(context.Background(), &r.k, e, names)
+	ctx := context.Background()
+	if r.lease != nil {
+		ctx = contextWithLease(ctx, r.lease) // the put releases it (lease.go)
+	}
+	ok, err := m.b.put(ctx, &r.k, e, names)
 	if m.log.enabled(LevelTrace) {
 		attrs := requestAttrs(c, slog.Bool("stored", ok))
 		if err != nil {

@@ -43,7 +43,10 @@ import (
 // Coalesced requests: a flight takes followers only until its handler
 // returns, and the leader hands its entry on only if its store found it
 // valid; an invalidation acknowledged before a follower arrived is
-// therefore visible to the leader's store.
+// therefore visible to the leader's store. A fleet follower (an instance
+// waiting for another's run, lease.go) serves only what a lookup made
+// after the lease was released finds valid, as a hit does, and its
+// flight takes no follower after that lookup starts.
 //
 // How each backend keeps the sequence: the in-process store counts
 // atomically; Redis raises it in a script on the namespace record, whose

@@ -3,6 +3,7 @@ package cache
 import (
 	"fmt"
 	"log/slog"
+	"math"
 	"regexp"
 	"strings"
 	"time"
@@ -44,6 +45,9 @@ type config struct {
 	storageTimeout time.Duration
 	storagePause   time.Duration
 	coalesceWait   time.Duration
+	fleet          bool    // WithFleetCoalescing: coalesce across instances with a leaser (Redis)
+	earlyBeta      float64 // WithEarlyRefresh's beta; 0: off
+	ttlJitter      float64 // WithTTLJitter's fraction
 	queryIgnore    []string
 	querySort      bool
 	cookieIgnore   []string      // WithCookieIgnore's patterns
@@ -73,6 +77,8 @@ func defaultConfig() config {
 		storageTimeout: DefaultStorageTimeout,
 		storagePause:   DefaultStoragePause,
 		coalesceWait:   DefaultCoalesceWait,
+		fleet:          true,
+		earlyBeta:      DefaultEarlyRefresh,
 		clockSkew:      clockSkew,
 		rules:          []Rule{{}}, // cache every cacheable response
 	}
@@ -366,6 +372,50 @@ func WithCoalesceWait(d time.Duration) Option {
 			return
 		}
 		c.coalesceWait = d
+	}
+}
+
+// WithFleetCoalescing(false) keeps the coalescing of identical misses per
+// process. It is on by default with Redis (a storage with Conn): the
+// instances sharing it run the handler once between them, the others
+// waiting for its entry (at most WithCoalesceWait), through a lease kept
+// in Redis, at the cost of one more round trip per miss (see
+// docs/redis.md). A plain fiber.Storage, which has no atomic
+// set-if-absent, and the in-process store coalesce per process either
+// way.
+func WithFleetCoalescing(on bool) Option {
+	return func(c *config) { c.fleet = on }
+}
+
+// WithEarlyRefresh sets the beta of early refresh (default 1,
+// DefaultEarlyRefresh): a fresh hit on an entry close to its expiry starts
+// a background refresh with a probability that grows as expiry nears,
+// weighted by how long its handler took (XFetch), so that a hot entry is
+// refreshed before it expires instead of missing then. A larger beta
+// refreshes earlier; 0 turns it off. Entries without a lifetime (no TTL)
+// are never refreshed early. A negative or non-finite beta makes New
+// panic.
+func WithEarlyRefresh(beta float64) Option {
+	return func(c *config) {
+		if beta < 0 || math.IsNaN(beta) || math.IsInf(beta, 0) {
+			c.errs = append(c.errs, fmt.Errorf("WithEarlyRefresh(%v): beta must be a finite number, 0 or more (0 turns early refresh off)", beta))
+			return
+		}
+		c.earlyBeta = beta
+	}
+}
+
+// WithTTLJitter takes a random part, up to fraction of it, off each
+// stored entry's freshness lifetime (default 0: none), so that entries
+// stored together do not expire together. What clients are told
+// (max-age) is not changed. A fraction outside [0, 1) makes New panic.
+func WithTTLJitter(fraction float64) Option {
+	return func(c *config) {
+		if !(fraction >= 0 && fraction < 1) {
+			c.errs = append(c.errs, fmt.Errorf("WithTTLJitter(%v): the fraction must be at least 0 and below 1, e.g. 0.1 for up to 10%%", fraction))
+			return
+		}
+		c.ttlJitter = fraction
 	}
 }
 

@@ -63,7 +63,7 @@ func TestRedisMissThenHit(t *testing.T) {
 	// as its entries; and the namespace record (epoch and tag sequence),
 	// kept.
 	keys := redisKeys(t, s, prefix)
-	var paths, entries, epochs, tags int
+	var paths, entries, epochs, tags, leases int
 	for _, key := range keys {
 		assert.True(t, strings.HasPrefix(key, prefix+keyVersion+":"), key)
 		ttl, err := s.Conn().PTTL(context.Background(), key).Result()
@@ -86,6 +86,9 @@ func TestRedisMissThenHit(t *testing.T) {
 		case strings.Contains(key, ":e:"):
 			entries++
 			assert.LessOrEqual(t, ttl, time.Minute, key)
+		case strings.Contains(key, ":l:"):
+			leases++ // the note of a store, left on the fleet's lease (redislease.go)
+			assert.LessOrEqual(t, ttl, leaseLife(DefaultCoalesceWait), key)
 		case strings.Contains(key, ":t:"):
 			tags++
 			assert.LessOrEqual(t, ttl, time.Minute, key)
@@ -98,6 +101,7 @@ func TestRedisMissThenHit(t *testing.T) {
 	assert.Equal(t, 2, entries, "one entry per language: %q", keys)
 	assert.LessOrEqual(t, epochs, 1, "one epoch: %q", keys)
 	assert.Equal(t, 1, tags, "the route's tag: %q", keys)
+	assert.LessOrEqual(t, leases, 2, "at most one lease per entry: %q", keys)
 }
 
 func TestRedisSharedByTwoApps(t *testing.T) {

@@ -47,13 +47,22 @@ type redisBackend struct {
 // The scripts. A path record is "fc", version, kind, 8 bytes of
 // generation (bytes 5 to 12 in Lua's 1-based strings), then the names.
 var (
-	// KEYS: path, entry. ARGV: generation (8 bytes), entry, entry TTL in
-	// ms (0: none), Vary names. Stores the entry and the names only if the
-	// path's generation is still the given one, and keeps the path record
-	// at least as long as the entry. Returns 1 when stored.
+	// KEYS: path, entry[, lease]. ARGV: generation (8 bytes), entry,
+	// entry TTL in ms (0: none), Vary names[, lease token, the note of
+	// this store, lease life in ms]. Stores the entry and the names only
+	// if the path's generation is still the given one, and keeps the path
+	// record at least as long as the entry. Releases the lease, if given
+	// (redislease.go). Returns 1 when stored.
 	redisPut = redis.NewScript(`
 local p = redis.call('GET', KEYS[1])
-if not p or string.sub(p, 5, 12) ~= ARGV[1] then return 0 end
+local stored = p and string.sub(p, 5, 12) == ARGV[1]
+if KEYS[3] then
+  local v = redis.call('GET', KEYS[3])
+  if not v or v == ARGV[5] or v == '!' or string.byte(v, 1) == 61 then
+    if stored then redis.call('SET', KEYS[3], ARGV[6], 'PX', ARGV[7]) else redis.call('DEL', KEYS[3]) end
+  end
+end
+if not stored then return 0 end
 local ttl = tonumber(ARGV[3])
 if ttl > 0 then redis.call('SET', KEYS[2], ARGV[2], 'PX', ttl) else redis.call('SET', KEYS[2], ARGV[2]) end
 local np = string.sub(p, 1, 12) .. ARGV[4]
@@ -383,9 +392,14 @@ func (b *redisBackend) put(ctx context.Context, k *keys, e *entry.Entry, names [
 	if e.KeepUntil != entry.Forever {
 		ttl = max(time.Until(time.Unix(0, e.KeepUntil)).Milliseconds(), 1)
 	}
+	keys, args := []string{sk.path, sk.entry}, []any{gen[:], entry.Encode(e), ttl, strings.Join(names, ",")}
+	l := leaseFromContext(ctx)
+	if l != nil {
+		keys, args = append(keys, l.key), append(args, l.token, leaseNote(e), l.life.Milliseconds())
+	}
 	var script, tags *redis.Cmd
 	_, err := b.run(ctx, func(p redis.Pipeliner) {
-		script = redisPut.EvalSha(ctx, p, []string{sk.path, sk.entry}, gen[:], entry.Encode(e), ttl, strings.Join(names, ","))
+		script = redisPut.EvalSha(ctx, p, keys, args...)
 		tags = redisTags.EvalSha(ctx, p, append([]string{b.s.epochKey()}, b.rememberTags(maphash.Bytes(b.seed, k.full()), e.Tags)...), ttl)
 	})
 	if err != nil && !errors.Is(err, redis.Nil) {
@@ -394,6 +408,9 @@ func (b *redisBackend) put(ctx context.Context, k *keys, e *entry.Entry, names [
 	n, err := script.Int64()
 	if err != nil {
 		return false, err
+	}
+	if l != nil {
+		l.released = true
 	}
 	b.names.Set(maphash.Bytes(b.seed, k.path()), names)
 	vs, err := tags.StringSlice()

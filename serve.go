@@ -24,6 +24,10 @@ type request struct {
 	// rebuilt is the stale entry a revalidation's 304 confirmed: the
 	// response being admitted is it, updated by the 304 (revalidate.go).
 	rebuilt *entry.Entry
+	// lease is the fleet's lease of the entry material, when the backend
+	// has one (lease.go); started is when the handler started.
+	lease   *lease
+	started int64
 }
 
 var requestPool = sync.Pool{New: func() any { return &request{k: keys{buf: make([]byte, 0, 256)}} }}
@@ -33,7 +37,7 @@ func (r *request) release() {
 		return
 	}
 	r.k.buf, r.k.names, r.k.learnt = r.k.buf[:0], nil, nil
-	r.res, r.rebuilt = lookupResult{}, nil
+	r.res, r.rebuilt, r.lease, r.started = lookupResult{}, nil, nil, 0
 	requestPool.Put(r)
 }
 
@@ -104,6 +108,9 @@ func (m *Cache) serve(c *fiber.Ctx) error {
 	if e != nil && !refresh {
 		switch m.usable(e, r.now, &rd, r.res.softExpired(e)) {
 		case useFresh:
+			if m.refreshEarly(e, r.now) {
+				m.refreshInBackground(c, r)
+			}
 			return m.serveEntry(c, &r.rh, e, r.now, outcomeHit, ReasonNone)
 		case useStale:
 			m.refreshInBackground(c, r)

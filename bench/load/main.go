@@ -2,9 +2,13 @@
 // loopback HTTP with a closed-loop client, side by side with no cache at
 // all, and prints requests per second and latency percentiles per case as
 // a markdown table. It then runs a stampede: many concurrent requests for
-// one cold URL, counting how often the handler ran.
+// one cold URL, counting how often the handler ran; the fleet phase: three
+// servers sharing Redis under a steady load on one hot URL that expires
+// every second, with per-process coalescing and with the fleet's; and the
+// private phase: a hot URL answered Cache-Control: private, beside no
+// cache.
 //
-//	go run ./bench/load [-duration 10s] [-conns 64]
+//	go run ./bench/load [-duration 10s] [-conns 64] [-fleet 10s] [-private]
 //
 // The handler behind every case does real work when it runs: it renders 50
 // items as JSON and sleeps 2 ms, as a handler waiting on a database would.
@@ -28,6 +32,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	fibercache "github.com/fiber-caches/cache"
 	"github.com/fiber-caches/cache/bench/internal/setup"
 	"github.com/fiber-caches/cache/internal/redistest"
 	"github.com/gofiber/fiber/v2"
@@ -45,6 +50,9 @@ type options struct {
 	stampede  int
 	slowWork  time.Duration
 	redisAddr string
+	fleet     time.Duration
+	fleetTTL  time.Duration
+	private   bool
 }
 
 func main() {
@@ -61,6 +69,9 @@ func main() {
 	flag.StringVar(&cases, "cases", joinImpls(setup.Impls), "comma-separated cases to run")
 	flag.IntVar(&o.stampede, "stampede", 200, "concurrent requests of the stampede (0: none)")
 	flag.DurationVar(&o.slowWork, "stampede-work", 50*time.Millisecond, "how long the handler takes in the stampede")
+	flag.DurationVar(&o.fleet, "fleet", 10*time.Second, "how long the fleet phase (3 servers sharing Redis, expiry under load) runs each configuration (0: none)")
+	flag.DurationVar(&o.fleetTTL, "fleet-ttl", time.Second, "the TTL of the fleet phase's hot URL")
+	flag.BoolVar(&o.private, "private", true, "run the private-URL phase (a hot URL answered Cache-Control: private)")
 	flag.StringVar(&o.redisAddr, "redis", envOr("REDIS_ADDR", "127.0.0.1:6379"), "Redis address for the redis cases; if none answers, a throwaway redis-server is started")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run (client and servers) to this file")
 	flag.Parse()
@@ -92,7 +103,7 @@ func main() {
 }
 
 func run(o *options) error {
-	if slices.ContainsFunc(o.cases, setup.Impl.UsesRedis) || o.stampede > 0 {
+	if slices.ContainsFunc(o.cases, setup.Impl.UsesRedis) || o.stampede > 0 || o.fleet > 0 || o.private {
 		stop, err := findRedis(o)
 		if err != nil {
 			return err
@@ -132,6 +143,16 @@ func run(o *options) error {
 			fmt.Printf("| %s | %d | %v |\n", impl, runs, slowest.Round(time.Millisecond))
 		}
 	}
+	if o.fleet > 0 {
+		if err := runFleet(o); err != nil {
+			return fmt.Errorf("fleet: %w", err)
+		}
+	}
+	if o.private {
+		if err := runPrivate(o); err != nil {
+			return fmt.Errorf("private: %w", err)
+		}
+	}
 	return nil
 }
 
@@ -163,15 +184,24 @@ type server struct {
 }
 
 func startServer(o *options, impl setup.Impl, work time.Duration) (*server, error) {
+	return startServerWith(o, impl, work, false)
+}
+
+// startServerWith is startServer whose handler answers Cache-Control:
+// private when private is set, with opts added to fibercache's options.
+func startServerWith(o *options, impl setup.Impl, work time.Duration, private bool, opts ...fibercache.Option) (*server, error) {
 	s := &server{done: make(chan error, 1)}
 	app, err := setup.App(impl, o.redisAddr, func(c *fiber.Ctx) error {
 		s.runs.Add(1)
+		if private {
+			c.Set(fiber.HeaderCacheControl, "private")
+		}
 		if err := c.JSON(items); err != nil {
 			return err
 		}
 		time.Sleep(work)
 		return nil
-	})
+	}, opts...)
 	if err != nil {
 		return nil, err
 	}
