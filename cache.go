@@ -62,6 +62,7 @@ type Cache struct {
 	cfg         config
 	b           backend // guarded, unless it is the in-process store
 	mem         *memstore.Store
+	near        *nearBackend // WithNearCache, when on
 	log         logger
 	obs         Observer
 	flights     flights
@@ -92,6 +93,7 @@ func NewCache(opts ...Option) *Cache {
 			o(&cfg)
 		}
 	}
+	cfg.checkNear()
 	if len(cfg.errs) > 0 {
 		panic("fibercache: " + errors.Join(cfg.errs...).Error())
 	}
@@ -114,6 +116,9 @@ func NewCache(opts ...Option) *Cache {
 		if major, ok := redisMajor(s.Conn()); ok && major < 7 {
 			m.log.log(slog.LevelWarn, "redis_fast_path_off", slog.Int("redis_major_version", major),
 				slog.String("reason", "the Redis fast path needs Redis 7.0 or later; using the plain fiber.Storage path (4 round trips per hit)"))
+			if cfg.nearMemory > 0 {
+				m.log.log(slog.LevelWarn, "near_cache_off", slog.String("reason", "the near cache needs the Redis fast path (Redis 7.0 or later)"))
+			}
 			m.b = &storageBackend{s: newSharedKeys(cfg.keyPrefix), c: newCtxStorage(cfg.storage), pathTTL: cfg.maxKeep(), now: m.now, skew: cfg.clockSkew}
 			break
 		}
@@ -122,6 +127,14 @@ func NewCache(opts ...Option) *Cache {
 			panic(err)
 		}
 		m.b = rb
+		if cfg.nearMemory > 0 {
+			nb, err := newNearBackend(rb, s.Conn(), cfg.nearMemory, cfg.nearLag, m.log)
+			if err != nil {
+				m.log.log(slog.LevelWarn, "near_cache_off", slog.String("reason", err.Error()))
+				break
+			}
+			m.near, m.b = nb, nb
+		}
 	default:
 		m.b = &storageBackend{s: newSharedKeys(cfg.keyPrefix), c: newCtxStorage(s), pathTTL: cfg.maxKeep(), now: m.now, skew: cfg.clockSkew}
 	}
@@ -153,6 +166,9 @@ func (m *Cache) Close() error {
 		if g, ok := m.b.(*guarded); ok {
 			g.close()
 		}
+		if m.near != nil {
+			m.near.close()
+		}
 		if m.mem != nil {
 			m.mem.Reset()
 			m.mem.Close()
@@ -168,6 +184,15 @@ func (m *Cache) StoreBytes() int64 {
 		return 0
 	}
 	return int64(m.mem.WeightedSize())
+}
+
+// NearBytes reports the bytes held by the near tier (WithNearCache), as
+// weighed against its bound; 0 without one, or when it is off.
+func (m *Cache) NearBytes() int64 {
+	if m.near == nil || m.near.off.Load() {
+		return 0
+	}
+	return m.near.bytes()
 }
 
 // appInfo is what the cache needs of an app's configuration, read once per

@@ -115,11 +115,24 @@ func (g *guarded) lookup(ctx context.Context, k *keys, h *fasthttp.RequestHeader
 	if err := g.usable(k.path()); err != nil {
 		return err
 	}
+	if l, ok := g.b.(localLooker); ok && l.lookupLocal(k, h, fold, res) {
+		// Answered in process (a relaxed near hit): no storage call to bound.
+		if res.entry != nil && g.tagPending(res.entry.Tags) {
+			res.entry = nil
+		}
+		return nil
+	}
 	err := g.do(ctx, "lookup", func(ctx context.Context) error { return g.b.lookup(ctx, k, h, fold, create, res) })
 	if err == nil && res.entry != nil && g.tagPending(res.entry.Tags) {
 		res.entry = nil // a tag of it waits to be invalidated: looked up as a miss
 	}
 	return err
+}
+
+// localLooker is a backend that can answer some lookups without a storage
+// call (the near tier in relaxed mode).
+type localLooker interface {
+	lookupLocal(k *keys, h *fasthttp.RequestHeader, fold bool, res *lookupResult) bool
 }
 
 func (g *guarded) put(ctx context.Context, k *keys, e *entry.Entry, names []string) (stored bool, err error) {
