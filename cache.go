@@ -128,7 +128,7 @@ func NewCache(opts ...Option) *Cache {
 		}
 		m.b = rb
 		if cfg.nearMemory > 0 {
-			nb, err := newNearBackend(rb, s.Conn(), cfg.nearMemory, cfg.nearLag, m.log)
+			nb, err := newNearBackend(rb, s.Conn(), cfg.nearMemory, cfg.nearLag, cfg.storageTimeout, m.log)
 			if err != nil {
 				m.log.log(slog.LevelWarn, "near_cache_off", slog.String("reason", err.Error()))
 				break

@@ -2,6 +2,7 @@ package cache
 
 import (
 	"context"
+	"errors"
 	"hash/maphash"
 	"log/slog"
 	"slices"
@@ -37,13 +38,16 @@ type nearBackend struct {
 	client  rueidis.Client
 	cluster bool
 	lag     time.Duration // 0: strict
+	timeout time.Duration // the storage timeout: bounds a round
 	m       *nearMap
 	groups  []atomic.Pointer[barrierGroup] // by slot: one on a single node
 	tags    []string                       // Cluster: a hash tag per slot, for barrier keys
 	nsKey   string
 	nsHash  uint64
-	t0      time.Time // mono's origin
-	log     logger
+	// identifyKey is read by identify: never sent.
+	identifyKey string
+	t0          time.Time // mono's origin
+	log         logger
 
 	off  atomic.Bool
 	stop chan struct{}
@@ -61,9 +65,10 @@ type nearBackend struct {
 // whose go-redis client is c. It returns an error when the near tier
 // cannot be had (c's options cannot be carried over, Redis cannot track
 // keys), which says why.
-func newNearBackend(inner *redisBackend, c redis.UniversalClient, maxMemory int, lag time.Duration, log logger) (*nearBackend, error) {
-	n := &nearBackend{inner: inner, lag: lag, m: newNearMap(maxMemory), nsKey: inner.s.epochKey(), t0: time.Now(), log: log, stop: make(chan struct{})}
+func newNearBackend(inner *redisBackend, c redis.UniversalClient, maxMemory int, lag, timeout time.Duration, log logger) (*nearBackend, error) {
+	n := &nearBackend{inner: inner, lag: lag, timeout: timeout, m: newNearMap(maxMemory), nsKey: inner.s.epochKey(), t0: time.Now(), log: log, stop: make(chan struct{})}
 	n.nsHash = nearHash(n.m.seed, nearKindNamespace, stringBytes(n.nsKey))
+	n.identifyKey = inner.s.ns + identifySuffix[1:]
 	opt, cluster, err := nearClientOption(c, n.newStore)
 	if err != nil {
 		return nil, err
@@ -128,31 +133,44 @@ func (u *nearUsed) add(r *nearRecord) {
 	u.n++
 }
 
-// lookupLocal answers from the near tier alone, without a storage call:
-// in relaxed mode, from live records a recent round vouches for. It
-// reports whether it did; the guard tries it before anything else.
-func (n *nearBackend) lookupLocal(k *keys, h *fasthttp.RequestHeader, fold bool, res *lookupResult) bool {
-	if n.lag == 0 || n.off.Load() {
-		return false
-	}
-	var u nearUsed
-	if n.local(k, h, fold, res, &u) && n.vouched(&u) {
-		return true
-	}
-	*res = lookupResult{}
-	return false
-}
-
-func (n *nearBackend) lookup(ctx context.Context, k *keys, h *fasthttp.RequestHeader, fold, create bool, res *lookupResult) error {
+// lookupLocal answers from the near tier without a storage call of its
+// own. Relaxed: from live records a recent round vouches for, at once.
+// Strict: from live records, once a barrier round sent after the request
+// arrived has returned (one round for every request waiting; it is bounded
+// by the storage timeout). It reports whether it answered, and the error
+// of a round that timed out, which the guard counts as the storage's
+// failure. The guard tries it before anything else, and calls lookup only
+// when it did not answer.
+func (n *nearBackend) lookupLocal(k *keys, h *fasthttp.RequestHeader, fold bool, res *lookupResult) (bool, error) {
 	if n.off.Load() {
-		return n.inner.lookup(ctx, k, h, fold, create, res)
+		return false, nil
 	}
 	var u nearUsed
 	if n.local(k, h, fold, res, &u) {
-		if n.lag > 0 && n.vouched(&u) || n.lag == 0 && n.barrier(ctx, &u) {
-			return nil
+		if n.lag > 0 && n.vouched(&u) {
+			return true, nil
 		}
-		*res = lookupResult{}
+		if n.lag == 0 {
+			ok, err := n.barrier(&u)
+			if ok {
+				return true, nil
+			}
+			if err != nil {
+				*res = lookupResult{}
+				return false, err
+			}
+		}
+	}
+	*res = lookupResult{}
+	return false, nil
+}
+
+// lookup is a near miss (lookupLocal did not answer): it reads the
+// records through rueidis, or through the Redis backend when the near tier
+// is off.
+func (n *nearBackend) lookup(ctx context.Context, k *keys, h *fasthttp.RequestHeader, fold, create bool, res *lookupResult) error {
+	if n.off.Load() {
+		return n.inner.lookup(ctx, k, h, fold, create, res)
 	}
 	return n.miss(ctx, k, h, fold, create, res)
 }
@@ -238,8 +256,9 @@ func (n *nearBackend) vouched(u *nearUsed) bool {
 // barrier reports whether, in strict mode, the records in u may answer:
 // it waits for a round sent from now on, on each of their slots, and
 // checks that each record went through its slot's round's connection and
-// is alive after the round returned.
-func (n *nearBackend) barrier(ctx context.Context, u *nearUsed) bool {
+// is alive after the round returned. It returns the error of a round that
+// timed out.
+func (n *nearBackend) barrier(u *nearUsed) (bool, error) {
 	var rounds [2]*nearRound
 	var slots [2]uint16
 	nr := 0
@@ -252,14 +271,18 @@ func (n *nearBackend) barrier(ctx context.Context, u *nearUsed) bool {
 			continue
 		}
 		if nr == len(rounds) {
-			return false // the keys of a lookup live in two slots
+			return false, nil // the keys of a lookup live in two slots
 		}
 		slots[nr], rounds[nr] = r.slot, n.group(r.slot).join()
 		nr++
 	}
 	for _, rd := range rounds[:nr] {
-		if rd.wait(ctx) != nil {
-			return false
+		<-rd.done
+		if rd.err != nil {
+			if errors.Is(rd.err, context.DeadlineExceeded) {
+				return false, rd.err
+			}
+			return false, nil
 		}
 	}
 	for _, r := range u.recs[:u.n] {
@@ -270,10 +293,10 @@ func (n *nearBackend) barrier(ctx context.Context, u *nearUsed) bool {
 			}
 		}
 		if rd.store != r.owner || !r.alive() {
-			return false
+			return false, nil
 		}
 	}
-	return true
+	return true, nil
 }
 
 // miss reads the records through rueidis, tracked (which fills the near
@@ -445,10 +468,11 @@ func (n *nearBackend) slotOf(key string) uint16 {
 	return keySlot(key)
 }
 
-// barrierKey names the key the rounds of slot read: nobody writes it.
+// barrierKey names the key the rounds of slot read on a Cluster: nobody
+// writes it.
 func (n *nearBackend) barrierKey(slot uint16) string {
 	if !n.cluster {
-		return n.inner.s.ns + barrierSuffix[1:]
+		return ""
 	}
 	return n.inner.s.prefix + keyVersion + ":{" + n.tags[slot] + "}" + barrierSuffix
 }

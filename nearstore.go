@@ -371,11 +371,16 @@ var _ rueidis.CacheStore = (*nearStore)(nil)
 // Flight never answers from the store: the near tier's hits do not go
 // through rueidis, and a read it makes must reach Redis (a read already in
 // flight may predate an invalidation). For a barrier key it records the
-// connection the barrier goes through.
+// connection the round goes through; for identify's, it records the
+// connection and ends the read, unsent.
 func (s *nearStore) Flight(key, _ string, _ time.Duration, _ time.Time) (rueidis.RedisMessage, rueidis.CacheEntry) {
 	if isBarrierKey(key) {
 		s.n.barrierFlight(key, s)
 		return rueidis.RedisMessage{}, nil
+	}
+	if isIdentifyKey(key) {
+		s.n.barrierFlight(key, s)
+		return rueidis.RedisMessage{}, identified{}
 	}
 	s.n.hook(false)
 	return rueidis.RedisMessage{}, nil
