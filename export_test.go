@@ -1,6 +1,9 @@
 package cache
 
-import "time"
+import (
+	"context"
+	"time"
+)
 
 // Options for the tests of package cache_test.
 
@@ -35,3 +38,10 @@ func NearPushDelay(m *Cache, d time.Duration) { m.near.testDelay.Store(int64(d))
 
 // NearOn reports whether m has a near tier that is on.
 func NearOn(m *Cache) bool { return m.near != nil && !m.near.off.Load() }
+
+// NearClientID returns the Redis client ID of the connection m's near tier
+// (on a single node) reads and receives invalidations on.
+func NearClientID(m *Cache) (int64, error) {
+	c := m.near.client
+	return c.Do(context.Background(), c.B().ClientId().Build()).AsInt64()
+}
