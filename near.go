@@ -86,7 +86,7 @@ func newNearBackend(inner *redisBackend, c redis.UniversalClient, maxMemory int,
 		if n.client != nil {
 			n.client.Close()
 		}
-		return nil, errNearUnderivable{"Redis refused client-side caching (it needs Redis 6 or later, RESP3, and CLIENT TRACKING allowed for this user): " + err.Error()}
+		return nil, errNearUnderivable{nearRefusal(err)}
 	case err != nil && n.client == nil:
 		return nil, errNearUnderivable{"the near cache's client could not reach Redis: " + err.Error()}
 	case err != nil:
@@ -433,7 +433,7 @@ func (n *nearBackend) dropLocal(key string) {
 // cannot track keys turns the near tier off.
 func (n *nearBackend) failed(err error) {
 	if nearTrackingRefused(err) {
-		n.turnOff("Redis refused client-side caching (it needs Redis 6 or later, RESP3, and CLIENT TRACKING allowed for this user): " + err.Error())
+		n.turnOff(nearRefusal(err))
 	}
 }
 

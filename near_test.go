@@ -350,8 +350,8 @@ func TestNear_TrackingRefused(t *testing.T) {
 		args       []string
 		user       string
 	}{
-		{name: "ACL denies CLIENT TRACKING", want: "NOPERM", user: "notrack"},
-		{name: "no HELLO (RESP3)", want: "HELLO", args: []string{"--rename-command", "HELLO", ""}},
+		{name: "ACL denies CLIENT TRACKING", want: "CLIENT TRACKING failed", user: "notrack"},
+		{name: "no HELLO (RESP3)", want: "RESP3", args: []string{"--rename-command", "HELLO", ""}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := nearServer(t, tc.args...)

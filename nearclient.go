@@ -115,6 +115,16 @@ func typeName(v any) string { return fmt.Sprintf("%T", v) }
 // disabled or denied.
 func nearTrackingRefused(err error) bool { return errors.Is(err, rueidis.ErrNoCache) }
 
+// nearRefusal says why Redis refused client-side caching, from err
+// (nearTrackingRefused).
+func nearRefusal(err error) string {
+	if err == rueidis.ErrNoCache {
+		return "Redis refused client-side caching: it does not speak RESP3 (HELLO 3 failed: Redis is older than 6, or HELLO is disabled)"
+	}
+	// rueidis wraps what Redis answered to CLIENT TRACKING.
+	return "Redis refused client-side caching: CLIENT TRACKING failed (disabled, or denied to this user by an ACL): " + err.Error()
+}
+
 // Redis Cluster slots, for barriers and confirmations per slot.
 
 // keySlot returns the Cluster slot of key: CRC16 (XMODEM) of its hash tag,
