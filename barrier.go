@@ -206,14 +206,6 @@ func (g *barrierGroup) settle(seq uint64, sent int64, s *nearStore, err error) (
 	return s, nil
 }
 
-// kick starts a round on g if none is in flight (strict mode: a round
-// that ends what nearMap.drop suppresses).
-func (g *barrierGroup) kick() {
-	if g.n.lag == 0 {
-		g.join()
-	}
-}
-
 // confirmed reports whether, in relaxed mode, r may answer at mono: the
 // last round that returned on its slot went through its connection and was
 // sent less than the lag ago.

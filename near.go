@@ -390,11 +390,16 @@ func (n *nearBackend) index(kind uint8, h uint64, material, key, val string, d *
 }
 
 func (n *nearBackend) put(ctx context.Context, k *keys, e *entry.Entry, names []string) (bool, error) {
-	return n.inner.put(ctx, k, e, names)
+	ok, err := n.inner.put(ctx, k, e, names)
+	sk := n.inner.s.of(k)
+	n.dropLocal(sk.path, sk.entry)
+	return ok, err
 }
 
 func (n *nearBackend) drop(ctx context.Context, k *keys, e *entry.Entry) error {
-	return n.inner.drop(ctx, k, e)
+	err := n.inner.drop(ctx, k, e)
+	n.dropLocal(n.inner.s.of(k).entry)
+	return err
 }
 
 func (n *nearBackend) invalidate(ctx context.Context, pathMaterial []byte) error {
@@ -412,21 +417,32 @@ func (n *nearBackend) bumpEpoch(ctx context.Context) error {
 func (n *nearBackend) invalidateTags(ctx context.Context, tags []string, soft bool) error {
 	err := n.inner.invalidateTags(ctx, tags, soft)
 	n.dropLocal(n.nsKey)
-	for _, t := range tags {
-		n.dropLocal(n.inner.s.tagKey(t))
-	}
+	n.dropLocal(n.inner.tagKeys(tags)...)
 	return err
 }
 
 func (n *nearBackend) identity() any { return n.inner.identity() }
 
-// dropLocal drops key from the near tier for an invalidation this
-// instance made (whether it landed or was kept for later), so that this
-// instance stops answering with it at once, without waiting for its push.
-func (n *nearBackend) dropLocal(key string) {
-	g := n.group(n.slotOf(key))
-	n.m.drop(key, g)
-	g.kick()
+// dropLocal drops keys from the near tier for a write this instance made
+// (an invalidation, whether it landed or was kept for later; a store; a
+// removal), so that this instance answers what it wrote at once, without
+// waiting for the write's push. Strict: their records die, which is all
+// it takes: a read sent before the write may still bring back what the
+// write replaced, but its push follows its reply on that connection, and a
+// request waits for a round sent after it arrived. Relaxed: a request does
+// not wait, so the keys are kept out of the near tier (nearMap.drop) until
+// a round sent from now on has returned.
+func (n *nearBackend) dropLocal(keys ...string) {
+	if n.off.Load() {
+		return
+	}
+	for _, key := range keys {
+		if n.lag == 0 {
+			n.m.delete(key)
+		} else {
+			n.m.drop(key, n.group(n.slotOf(key)))
+		}
+	}
 }
 
 // failed notes an error of the near tier's client: one that says Redis
