@@ -214,8 +214,9 @@ func (g *barrierGroup) confirmed(r *nearRecord, mono int64) bool {
 	return c != nil && c.store == r.owner && mono-c.sent < int64(g.n.lag)
 }
 
-// heartbeat sends the relaxed mode's rounds, every lag/4 (on a Cluster, on
-// every slot a request wanted lately, in one call), until stop; and drops
+// heartbeat sends the relaxed mode's rounds, every lag/4 and when asked
+// (beatNow: a write of this instance's waits for one), on a Cluster on
+// every slot a request wanted lately, in one call, until stop; and drops
 // the records of a slot whose last round is older than the lag.
 func (n *nearBackend) heartbeat() {
 	defer n.wg.Done()
@@ -241,6 +242,7 @@ func (n *nearBackend) heartbeat() {
 		case <-n.stop:
 			return
 		case <-t.C:
+		case <-n.beatNow:
 		}
 	}
 }

@@ -49,10 +49,11 @@ type nearBackend struct {
 	t0          time.Time // mono's origin
 	log         logger
 
-	off  atomic.Bool
-	stop chan struct{}
-	wg   sync.WaitGroup
-	once sync.Once
+	off     atomic.Bool
+	stop    chan struct{}
+	beatNow chan struct{} // relaxed: asks the heartbeat for a round now
+	wg      sync.WaitGroup
+	once    sync.Once
 
 	// For tests: a function run before and after each tracked read (false
 	// in Flight, true in Update or Cancel), and a delay applied to every
@@ -66,7 +67,7 @@ type nearBackend struct {
 // cannot be had (c's options cannot be carried over, Redis cannot track
 // keys), which says why.
 func newNearBackend(inner *redisBackend, c redis.UniversalClient, maxMemory int, lag, timeout time.Duration, log logger) (*nearBackend, error) {
-	n := &nearBackend{inner: inner, lag: lag, timeout: timeout, m: newNearMap(maxMemory), nsKey: inner.s.epochKey(), t0: time.Now(), log: log, stop: make(chan struct{})}
+	n := &nearBackend{inner: inner, lag: lag, timeout: timeout, m: newNearMap(maxMemory), nsKey: inner.s.epochKey(), t0: time.Now(), log: log, stop: make(chan struct{}), beatNow: make(chan struct{}, 1)}
 	n.nsHash = nearHash(n.m.seed, nearKindNamespace, stringBytes(n.nsKey))
 	n.identifyKey = inner.s.ns + identifySuffix[1:]
 	opt, cluster, err := nearClientOption(c, n.newStore)
@@ -431,7 +432,7 @@ func (n *nearBackend) identity() any { return n.inner.identity() }
 // write replaced, but its push follows its reply on that connection, and a
 // request waits for a round sent after it arrived. Relaxed: a request does
 // not wait, so the keys are kept out of the near tier (nearMap.drop) until
-// a round sent from now on has returned.
+// a round sent from now on has returned; the heartbeat sends one at once.
 func (n *nearBackend) dropLocal(keys ...string) {
 	if n.off.Load() {
 		return
@@ -439,8 +440,16 @@ func (n *nearBackend) dropLocal(keys ...string) {
 	for _, key := range keys {
 		if n.lag == 0 {
 			n.m.delete(key)
-		} else {
-			n.m.drop(key, n.group(n.slotOf(key)))
+			continue
+		}
+		g := n.group(n.slotOf(key))
+		g.used.Store(n.mono())
+		n.m.drop(key, g)
+	}
+	if n.lag > 0 {
+		select {
+		case n.beatNow <- struct{}{}:
+		default:
 		}
 	}
 }
