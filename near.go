@@ -49,11 +49,12 @@ type nearBackend struct {
 	t0          time.Time // mono's origin
 	log         logger
 
-	off     atomic.Bool
-	stop    chan struct{}
-	beatNow chan struct{} // relaxed: asks the heartbeat for a round now
-	wg      sync.WaitGroup
-	once    sync.Once
+	off      atomic.Bool
+	stop     chan struct{}
+	beatNow  chan struct{} // relaxed: asks the heartbeat for a round now
+	wg       sync.WaitGroup
+	once     sync.Once // close
+	haltOnce sync.Once
 
 	// For tests: a function run before and after each tracked read (false
 	// in Flight, true in Update or Cancel), and a delay applied to every
@@ -470,12 +471,17 @@ func (n *nearBackend) turnOff(why string) {
 	}
 	n.log.log(slog.LevelWarn, "near_cache_off", slog.String("reason", why))
 	n.m.clear(nil)
+	n.halt()
+	go n.client.Close() // the caller may be the heartbeat, or a request
 }
+
+// halt stops the heartbeat (without waiting for it).
+func (n *nearBackend) halt() { n.haltOnce.Do(func() { close(n.stop) }) }
 
 // close stops the heartbeat and the client; the records go.
 func (n *nearBackend) close() {
 	n.once.Do(func() {
-		close(n.stop)
+		n.halt()
 		n.wg.Wait()
 		n.client.Close()
 		n.m.clear(nil)
