@@ -102,7 +102,11 @@ type nearConfirm struct {
 
 // join returns the round that will be sent next on g, starting it if
 // none is in flight. Every round a request joins is sent after it joined.
-func (g *barrierGroup) join() *nearRound {
+// A round that starts a chain goes out on the goroutine of the request
+// that joins it when inline is set (nobody else waits for it yet): no
+// goroutine, no hand-off; the rounds joined meanwhile go on in one of
+// their own.
+func (g *barrierGroup) join(inline bool) *nearRound {
 	g.mu.Lock()
 	r := g.next
 	if r == nil {
@@ -114,35 +118,47 @@ func (g *barrierGroup) join() *nearRound {
 		g.busy, g.next = true, nil
 	}
 	g.mu.Unlock()
-	if start {
-		go g.run(r)
+	switch {
+	case start && inline:
+		if next, stalled := g.step(r, nil); next != nil {
+			go g.run(next, stalled)
+		}
+	case start:
+		go g.run(r, nil)
 	}
 	return r
 }
 
 // run sends r, then the rounds that requests joined meanwhile, until none
-// is waiting. A round that timed out fails the next one too, unsent: its
-// requests waited for a stalled Redis already, and a request waits for at
-// most one storage timeout.
-func (g *barrierGroup) run(r *nearRound) {
-	var stalled error
+// is waiting.
+func (g *barrierGroup) run(r *nearRound, stalled error) {
 	for r != nil {
-		if stalled == nil {
-			g.send(r)
-		} else {
-			r.err, stalled = stalled, nil
-		}
-		if errors.Is(r.err, context.DeadlineExceeded) {
-			stalled = r.err
-		}
-		close(r.done)
-		g.mu.Lock()
-		r, g.next = g.next, nil
-		if r == nil {
-			g.busy = false
-		}
-		g.mu.Unlock()
+		r, stalled = g.step(r, stalled)
 	}
+}
+
+// step sends r, and returns the round requests joined meanwhile (nil: none,
+// and g is idle). A round that timed out fails the next one too, unsent
+// (stalled): its requests waited for a stalled Redis already, and a
+// request waits for at most one storage timeout.
+func (g *barrierGroup) step(r *nearRound, stalled error) (*nearRound, error) {
+	if stalled == nil {
+		g.send(r)
+	} else {
+		r.err, stalled = stalled, nil
+	}
+	if errors.Is(r.err, context.DeadlineExceeded) {
+		stalled = r.err
+	}
+	close(r.done)
+	g.mu.Lock()
+	next := g.next
+	g.next = nil
+	if next == nil {
+		g.busy = false
+	}
+	g.mu.Unlock()
+	return next, stalled
 }
 
 // send sends one round on g and records how it went.

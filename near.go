@@ -272,11 +272,14 @@ func (n *nearBackend) barrier(u *nearUsed) (bool, error) {
 		if found {
 			continue
 		}
-		if nr == len(rounds) {
+		if nr == len(slots) {
 			return false, nil // the keys of a lookup live in two slots
 		}
-		slots[nr], rounds[nr] = r.slot, n.group(r.slot).join()
+		slots[nr] = r.slot
 		nr++
+	}
+	for i := range nr {
+		rounds[i] = n.group(slots[i]).join(i == nr-1)
 	}
 	for _, rd := range rounds[:nr] {
 		<-rd.done
