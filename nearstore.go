@@ -158,14 +158,16 @@ type nearSuppress struct {
 
 func (s nearSuppress) over() bool { return s.g.ok.Load() >= s.seq }
 
-// newNearMap returns a map bounded by maxMemory bytes, its index included.
+// newNearMap returns a map bounded by maxMemory bytes, its index included:
+// a slot of 8 bytes per 256 bytes of the bound (a power of two, 16 to 2^20), at
+// most an eighth of it.
 func newNearMap(maxMemory int) *nearMap {
-	n := uint64(1024)
-	for n < 1<<20 && n*1024 < uint64(maxMemory) {
+	n := uint64(16)
+	for n < 1<<20 && n*256 < uint64(maxMemory) && (2*n)*8 <= uint64(maxMemory)/8 {
 		n <<= 1
 	}
 	m := &nearMap{seed: maphash.MakeSeed(), table: make([]atomic.Pointer[nearIndexEntry], n), mask: n - 1}
-	m.max = max(int64(maxMemory)-int64(n)*8, int64(maxMemory)/2)
+	m.max = max(int64(maxMemory)-int64(n)*8, 0)
 	for i := range m.shards {
 		m.shards[i].m = map[uint64]*nearRecord{}
 	}
