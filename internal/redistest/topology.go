@@ -213,14 +213,16 @@ func replicaSynced(ctx context.Context, r *redis.Client) error {
 }
 
 // Failover makes the replica at replica take over from its master
-// (CLUSTER FAILOVER, the master still running: it becomes a replica), and
-// waits until every node sees replica as the master of its slots.
+// (CLUSTER FAILOVER TAKEOVER: at once, without the master's agreement or a
+// vote, as an operator does when the master is unreachable; the master
+// still runs and becomes a replica), and waits until every node sees
+// replica as the master of its slots.
 func (c *Cluster) Failover(ctx context.Context, replica string) error {
 	ctx, cancel := context.WithTimeout(ctx, clusterWait)
 	defer cancel()
 	r := node(replica)
 	defer r.Close()
-	if err := r.Do(ctx, "CLUSTER", "FAILOVER").Err(); err != nil {
+	if err := r.Do(ctx, "CLUSTER", "FAILOVER", "TAKEOVER").Err(); err != nil {
 		return fmt.Errorf("CLUSTER FAILOVER: %w", err)
 	}
 	if err := waitFor(ctx, func() error {
