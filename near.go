@@ -88,9 +88,9 @@ func newNearBackend(inner *redisBackend, c redis.UniversalClient, maxMemory int,
 		if n.client != nil {
 			n.client.Close()
 		}
-		return nil, errNearUnderivable{nearRefusal(err)}
+		return nil, errNearOff{nearRefusal(err)}
 	case err != nil && n.client == nil:
-		return nil, errNearUnderivable{"the near cache's client could not reach Redis: " + err.Error()}
+		return nil, errNearOff{"the near cache's client could not reach Redis: " + err.Error()}
 	case err != nil:
 		// A single node not reachable now: rueidis connects when asked.
 		log.log(slog.LevelWarn, "near_cache_unreachable", slog.String("error", err.Error()),

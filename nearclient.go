@@ -26,11 +26,12 @@ import (
 // mode drops invalidation pushes. rueidis's retries are off: a failed call
 // falls back to the go-redis path, and the guard bounds it.
 
-// errNearUnderivable says why no rueidis client can be built from a
-// storage's client.
-type errNearUnderivable struct{ why string }
+// errNearOff says why the near tier is off: no rueidis client can be
+// built from the storage's client, Redis refused client-side caching, or
+// could not be reached.
+type errNearOff struct{ why string }
 
-func (e errNearUnderivable) Error() string { return e.why }
+func (e errNearOff) Error() string { return e.why }
 
 // nearClientOption returns the rueidis options that reach what c reaches,
 // and whether c is a Cluster client. stores makes each connection's store.
@@ -45,10 +46,10 @@ func nearClientOption(c redis.UniversalClient, stores rueidis.NewCacheStoreFn) (
 	case *redis.Client:
 		o := c.Options()
 		if o.Addr == "FailoverClient" {
-			return opt, false, errNearUnderivable{"the storage's client is a Sentinel (failover) client, whose master the near cache cannot follow"}
+			return opt, false, errNearOff{"the storage's client is a Sentinel (failover) client, whose master the near cache cannot follow"}
 		}
 		if o.StreamingCredentialsProvider != nil {
-			return opt, false, errNearUnderivable{"the storage's client uses a StreamingCredentialsProvider, which the near cache cannot use"}
+			return opt, false, errNearOff{"the storage's client uses a StreamingCredentialsProvider, which the near cache cannot use"}
 		}
 		opt.InitAddress = []string{o.Addr}
 		opt.ForceSingleClient = true
@@ -67,11 +68,11 @@ func nearClientOption(c redis.UniversalClient, stores rueidis.NewCacheStoreFn) (
 		o := c.Options()
 		switch {
 		case o.StreamingCredentialsProvider != nil:
-			return opt, true, errNearUnderivable{"the storage's client uses a StreamingCredentialsProvider, which the near cache cannot use"}
+			return opt, true, errNearOff{"the storage's client uses a StreamingCredentialsProvider, which the near cache cannot use"}
 		case o.ClusterSlots != nil:
-			return opt, true, errNearUnderivable{"the storage's Cluster client has a ClusterSlots function (a hand-made topology), which the near cache cannot follow"}
+			return opt, true, errNearOff{"the storage's Cluster client has a ClusterSlots function (a hand-made topology), which the near cache cannot follow"}
 		case o.Dialer != nil:
-			return opt, true, errNearUnderivable{"the storage's Cluster client has a Dialer of its own, which the near cache cannot use"}
+			return opt, true, errNearOff{"the storage's Cluster client has a Dialer of its own, which the near cache cannot use"}
 		}
 		opt.InitAddress = append([]string(nil), o.Addrs...)
 		opt.Username, opt.Password, opt.ClientName = o.Username, o.Password, o.ClientName
@@ -80,7 +81,7 @@ func nearClientOption(c redis.UniversalClient, stores rueidis.NewCacheStoreFn) (
 		opt.AuthCredentialsFn = credentials(o.CredentialsProvider, o.CredentialsProviderContext)
 		return opt, true, nil
 	}
-	return opt, false, errNearUnderivable{"the storage's client is a " + typeName(c) + "; the near cache needs a *redis.Client or a *redis.ClusterClient"}
+	return opt, false, errNearOff{"the storage's client is a " + typeName(c) + "; the near cache needs a *redis.Client or a *redis.ClusterClient"}
 }
 
 func cloneTLS(c *tls.Config) *tls.Config {
