@@ -445,3 +445,42 @@ func TestNear_OptionErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestNear_OwnInvalidationRacesARead: A reads a path's records through its
+// near tier (a near miss), and invalidates the path itself while that read
+// is on its way back: Redis ran the read before the invalidation, so the
+// reply holds what the invalidation replaced, and reaches A after the
+// invalidation returned; its push is held back. A GET sent after the
+// invalidation returned must not be answered from that reply. Relaxed: A
+// keeps the keys it invalidated out of its near tier until a round sent
+// after the invalidation has returned. Strict: the GET waits for such a
+// round.
+func TestNear_OwnInvalidationRacesARead(t *testing.T) {
+	for _, mode := range []nearMode{{"strict", 0}, {"relaxed", time.Hour}} {
+		t.Run(mode.name, func(t *testing.T) {
+			var version atomic.Int64
+			a := newNearSite(t, nil, &version, append([]cache.Option{cache.WithKeyPrefix(redistest.Prefix(t))}, mode.opts()...)...)
+			a.get(t, "/n/1")                  // stored
+			time.Sleep(20 * time.Millisecond) // the store's own drop is over: a round returned
+			var armed atomic.Bool
+			armed.Store(true)
+			cache.NearHook(a.cache, func(after bool) {
+				if after && armed.CompareAndSwap(true, false) {
+					// The reply to the read has arrived; the path record is next.
+					version.Add(1)
+					cache.NearPushDelay(a.cache, 200*time.Millisecond)
+					if err := a.cache.InvalidateURL("http://example.com/n/1"); err != nil {
+						t.Error(err)
+					}
+				}
+			})
+			r := a.get(t, "/n/1") // R: a near miss, concurrent with the invalidation
+			require.False(t, armed.Load(), "R read through the near tier")
+			cache.NearHook(a.cache, nil)
+			require.Contains(t, []string{nearBody(0, "1"), nearBody(1, "1")}, r.Body)
+			g := a.get(t, "/n/1") // G: sent after the invalidation returned
+			require.Equal(t, nearBody(1, "1"), g.Body, "answered from a read Redis ran before the invalidation (%s)", g.Header.Get("Cache-Status"))
+			cache.NearPushDelay(a.cache, 0)
+		})
+	}
+}
