@@ -31,8 +31,9 @@ import (
 // request arrived. Whatever it cannot settle by itself (a path record to
 // create, a value that does not decode, Vary names or tags it did not
 // expect) goes to the Redis backend, which keeps every rule of its own.
-// Stores go to the Redis backend; invalidations too, and they also drop
-// the records they make old from this instance's near tier at once.
+// Stores, removals and invalidations go to the Redis backend, and drop
+// the records they make old from this instance's near tier at once
+// (dropLocal).
 type nearBackend struct {
 	inner   *redisBackend
 	client  rueidis.Client

@@ -25,10 +25,11 @@ import (
 // invalidation of its key has reached this instance yet. A record dies
 // (dead, and out of the map) when a push names its key, when a FLUSHALL
 // or FLUSHDB (a push naming no key) arrives, when its connection closes
-// (Close: pushes may have been lost), when a newer read replaces it, when
-// it is evicted, and when this instance itself invalidates its key
-// (nearMap.drop, below). Whether a live record may answer a request now is
-// the barrier's question (barrier.go).
+// (Close: pushes may have been lost) or, on a single node, is replaced,
+// when a newer read replaces it, when it is evicted, and when this instance
+// itself writes its key (nearBackend.dropLocal: an invalidation, a store).
+// Whether a live record may answer a request now is the barrier's question
+// (barrier.go).
 //
 // Readers never lock: requests find records through a direct-mapped index
 // keyed by a hash of what they know (the key material, a tag), not the
