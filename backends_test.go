@@ -2,6 +2,7 @@ package cache
 
 import (
 	"testing"
+	"time"
 
 	"github.com/fiber-caches/cache/internal/testkit"
 )
@@ -15,7 +16,8 @@ type testBackend struct {
 
 // everyBackend lists the backends a guarantee marked "every backend" is
 // tested on: the in-process store, a plain fiber.Storage (encoded
-// entries, four reads per hit) and Redis through its client.
+// entries, four reads per hit), Redis through its client, and Redis with a
+// near cache, strict and relaxed.
 func everyBackend() []testBackend {
 	return []testBackend{
 		{"memory", func(*testing.T) []Option { return nil }},
@@ -25,6 +27,15 @@ func everyBackend() []testBackend {
 		{"redis", func(t *testing.T) []Option {
 			s, prefix := redisStorage(t)
 			return []Option{WithStorage(s), WithKeyPrefix(prefix), WithStorageTimeout(testkit.StorageTimeout)}
+		}},
+		{"near", func(t *testing.T) []Option {
+			s, prefix := redisStorage(t)
+			return []Option{WithStorage(s), WithKeyPrefix(prefix), WithStorageTimeout(testkit.StorageTimeout), WithNearCache(1 << 20)}
+		}},
+		{"near-relaxed", func(t *testing.T) []Option {
+			s, prefix := redisStorage(t)
+			return []Option{WithStorage(s), WithKeyPrefix(prefix), WithStorageTimeout(testkit.StorageTimeout),
+				WithNearCache(1 << 20), WithNearCacheLag(time.Minute)}
 		}},
 	}
 }

@@ -63,6 +63,7 @@ type Cache struct {
 	b           backend // guarded, unless it is the in-process store
 	leases      leaser  // the backend's leases (guarded), for the fleet's coalescing; nil: none
 	mem         *memstore.Store
+	near        *nearBackend // WithNearCache, when on
 	log         logger
 	obs         Observer
 	flights     flights
@@ -93,6 +94,7 @@ func NewCache(opts ...Option) *Cache {
 			o(&cfg)
 		}
 	}
+	cfg.checkNear()
 	if len(cfg.errs) > 0 {
 		panic("fibercache: " + errors.Join(cfg.errs...).Error())
 	}
@@ -100,6 +102,7 @@ func NewCache(opts ...Option) *Cache {
 	if m.log.l == nil {
 		m.log.l = loggerFromEnv()
 	}
+	var lessor leaser // the backend that leases, if any: Redis, under any near tier
 	switch s := cfg.storage.(type) {
 	case nil:
 		ms, err := memstore.New(cfg.maxMemory, m.seed)
@@ -115,6 +118,9 @@ func NewCache(opts ...Option) *Cache {
 		if major, ok := redisMajor(s.Conn()); ok && major < 7 {
 			m.log.log(slog.LevelWarn, "redis_fast_path_off", slog.Int("redis_major_version", major),
 				slog.String("reason", "the Redis fast path needs Redis 7.0 or later; using the plain fiber.Storage path (4 round trips per hit)"))
+			if cfg.nearMemory > 0 {
+				m.log.log(slog.LevelWarn, "near_cache_off", slog.String("reason", "the near cache needs the Redis fast path (Redis 7.0 or later)"))
+			}
 			m.b = &storageBackend{s: newSharedKeys(cfg.keyPrefix), c: newCtxStorage(cfg.storage), pathTTL: cfg.maxKeep(), now: m.now, skew: cfg.clockSkew}
 			break
 		}
@@ -122,14 +128,22 @@ func NewCache(opts ...Option) *Cache {
 		if err != nil {
 			panic(err)
 		}
-		m.b = rb
+		m.b, lessor = rb, rb
+		if cfg.nearMemory > 0 {
+			nb, err := newNearBackend(rb, s.Conn(), cfg.nearMemory, cfg.nearLag, cfg.storageTimeout, m.log)
+			if err != nil {
+				m.log.log(slog.LevelWarn, "near_cache_off", slog.String("reason", err.Error()))
+				break
+			}
+			m.near, m.b = nb, nb
+		}
 	default:
 		m.b = &storageBackend{s: newSharedKeys(cfg.keyPrefix), c: newCtxStorage(s), pathTTL: cfg.maxKeep(), now: m.now, skew: cfg.clockSkew}
 	}
 	if m.mem == nil {
 		g := newGuarded(m.b, &cfg, m.log, m.observe, m.now)
-		if l, ok := m.b.(leaser); ok && cfg.fleet {
-			m.leases = guardedLeaser{g: g, l: l}
+		if lessor != nil && cfg.fleet {
+			m.leases = guardedLeaser{g: g, l: lessor}
 		}
 		m.b = g
 	}
@@ -158,6 +172,9 @@ func (m *Cache) Close() error {
 		if g, ok := m.b.(*guarded); ok {
 			g.close()
 		}
+		if m.near != nil {
+			m.near.close()
+		}
 		if m.mem != nil {
 			m.mem.Reset()
 			m.mem.Close()
@@ -173,6 +190,15 @@ func (m *Cache) StoreBytes() int64 {
 		return 0
 	}
 	return int64(m.mem.WeightedSize())
+}
+
+// NearBytes reports the bytes held by the near tier (WithNearCache), as
+// weighed against its bound; 0 without one, or when it is off.
+func (m *Cache) NearBytes() int64 {
+	if m.near == nil || m.near.off.Load() {
+		return 0
+	}
+	return m.near.bytes()
 }
 
 // appInfo is what the cache needs of an app's configuration, read once per

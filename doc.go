@@ -217,6 +217,17 @@ called through them, and must honour their context for that bound; one
 without them, and Redis through its client, are bounded by the cache
 itself.
 
+# Near cache
+
+WithNearCache(maxMemory) keeps, in process, copies of the Redis records
+hits read, kept coherent by Redis's client-side caching (CLIENT TRACKING,
+through github.com/redis/rueidis). Strict (the default): a near hit waits
+for one small round trip, shared by every hit waiting, after which no
+invalidation acknowledged before the request arrived can still be on its
+way: the guarantees are those of Redis alone. WithNearCacheLag(d): near
+hits are served at once, and an invalidation acknowledged on another
+instance stops being served within d. See docs/redis.md.
+
 # Headers the cache writes
 
 X-Cache (WithCacheHeader) says "hit" when the body came from the store
@@ -242,8 +253,9 @@ WithLogger takes a *slog.Logger: cache_lookup HIT, cache_lookup MISS,
 store_in_cache and invalidate at Debug; cache_bypass and
 response_not_cachable (with the reason), storage_get (the key) and
 storage_set at LevelTrace; storage_error (the first failed call of an
-outage) and redis_fast_path_off (a Redis older than 7.0, driven through
-the plain fiber.Storage path) at Warn; storage_recovered at Info. What varies is in attributes: a request's
+outage), redis_fast_path_off (a Redis older than 7.0, driven through
+the plain fiber.Storage path) and near_cache_off (WithNearCache cannot be
+had) at Warn; storage_recovered at Info. What varies is in attributes: a request's
 logs carry method, url and, when Fiber's requestid middleware ran in front
 of the cache, request_id. Without WithLogger the cache is silent, unless
 FIBER_CACHES_LOG_LEVEL is debug or trace; the one exception is

@@ -33,12 +33,15 @@ func fltProxy(t *testing.T) (*redistest.Proxy, *redis.Storage) {
 	return p, s
 }
 
-// fltFaults are the ways Redis becomes unreachable, and back.
-var fltFaults = []struct {
+// fltFault is one way Redis becomes unreachable, and back.
+type fltFault struct {
 	name     string
 	on, off  func(p *redistest.Proxy)
 	timeouts bool // calls hang until their deadline rather than fail at once
-}{
+}
+
+// fltFaults are the ways Redis becomes unreachable, and back.
+var fltFaults = []fltFault{
 	{"drop and refuse", func(p *redistest.Proxy) { p.Refuse(true); p.Drop() }, func(p *redistest.Proxy) { p.Refuse(false) }, false},
 	{"blackhole", func(p *redistest.Proxy) { p.Blackhole(true) }, func(p *redistest.Proxy) { p.Blackhole(false); p.Drop() }, true},
 }
@@ -49,67 +52,90 @@ var fltFaults = []struct {
 // path from the cache; once Redis is back, the invalidation is retried
 // until it lands: the old response is a hit neither here nor on another
 // instance that never lost Redis.
+//
+// With a near cache on A (strict, or relaxed), the storage guard stands in
+// front of it: it never answers a path whose invalidation is pending, and
+// a request waits for a blackholed Redis no longer than without it.
 func TestFault_InvalidationNeverLost(t *testing.T) {
 	prefixes := invRedisPrefixes(t)
-	for _, fault := range fltFaults {
-		t.Run(fault.name, func(t *testing.T) {
-			proxy, sA := fltProxy(t)
-			sB, prefix := cxRedisClient(t), prefixes()
-			opts := []cache.Option{cache.WithKeyPrefix(prefix), cache.WithTTL(time.Minute),
-				cache.WithStorageTimeout(30 * time.Millisecond), cache.WithStoragePause(100 * time.Millisecond)}
-			var version atomic.Int64
-			var faultOn atomic.Bool
-			site := func(s fiber.Storage) *cxClient {
-				m := cxCache(t, append([]cache.Option{cache.WithStorage(s)}, opts...)...)
-				app := cxApp()
-				app.Use(m.Handler())
-				app.Get("/p", func(c *fiber.Ctx) error { return c.SendString(fmt.Sprintf("v%d", version.Load())) })
-				app.Post("/p", func(c *fiber.Ctx) error {
-					version.Add(1)
-					if faultOn.CompareAndSwap(false, true) {
-						fault.on(proxy) // after the write, before the cache invalidates
-					}
-					return c.SendString("written")
-				})
-				cl := newCxClient(cxListen(t, app))
-				cl.host = "example.com" // one site, two instances
-				return cl
-			}
-			a, b := site(sA), site(sB) // A reaches Redis through the proxy, B directly
-
-			a.must(t, fiber.MethodGet, "/p")
-			require.Equal(t, "hit", a.must(t, fiber.MethodGet, "/p").xCache)
-			r := b.must(t, fiber.MethodGet, "/p")
-			require.Equal(t, "hit", r.xCache)
-			require.Equal(t, "v0", r.body)
-
-			start := time.Now()
-			require.Equal(t, "written", a.must(t, fiber.MethodPost, "/p").body, "the write is acknowledged")
-			require.Less(t, time.Since(start), time.Second, "the POST waited for Redis")
-
-			// Redis unreachable: several pauses and retries go by; the path
-			// is never served from the cache here.
-			for end := time.Now().Add(400 * time.Millisecond); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
-				r := a.must(t, fiber.MethodGet, "/p")
-				require.Equal(t, "v1", r.body, "served from the cache while the invalidation is pending (%s)", r.cacheStat)
-				require.NotEqual(t, "hit", r.xCache, r.cacheStat)
-			}
-
-			fault.off(proxy)
-			deadline := time.Now().Add(5 * time.Second)
-			for {
-				r := a.must(t, fiber.MethodGet, "/p")
-				require.Equal(t, "v1", r.body, "old data after the write (%s)", r.cacheStat)
-				if r.xCache == "hit" {
-					break // the invalidation landed, the new data was stored
-				}
-				require.True(t, time.Now().Before(deadline), "A never caches again once Redis is back: %s", r.cacheStat)
-				time.Sleep(20 * time.Millisecond)
-			}
-			r = b.must(t, fiber.MethodGet, "/p")
-			require.Equal(t, "v1", r.body, "another instance still serves the old response: the invalidation never reached Redis (%s)", r.cacheStat)
-		})
+	for _, near := range fltNear {
+		for _, fault := range fltFaults {
+			t.Run(near.name+fault.name, func(t *testing.T) { fltInvalidationNeverLost(t, prefixes(), fault, near.opts) })
+		}
 	}
+}
+
+// fltNear are the ways A runs: without a near cache, and with one, strict
+// or relaxed.
+var fltNear = []struct {
+	name string
+	opts []cache.Option
+}{
+	{"", nil},
+	{"near/", []cache.Option{cache.WithNearCache(1 << 20)}},
+	{"near-relaxed/", []cache.Option{cache.WithNearCache(1 << 20), cache.WithNearCacheLag(50 * time.Millisecond)}},
+}
+
+func fltInvalidationNeverLost(t *testing.T, prefix string, fault fltFault, nearOpts []cache.Option) {
+	proxy, sA := fltProxy(t)
+	sB := cxRedisClient(t)
+	opts := []cache.Option{cache.WithKeyPrefix(prefix), cache.WithTTL(time.Minute),
+		cache.WithStorageTimeout(30 * time.Millisecond), cache.WithStoragePause(100 * time.Millisecond)}
+	var version atomic.Int64
+	var faultOn atomic.Bool
+	site := func(s fiber.Storage, extra []cache.Option) *cxClient {
+		m := cxCache(t, append(append([]cache.Option{cache.WithStorage(s)}, opts...), extra...)...)
+		cache.Isolate(m) // A and B are two processes
+		app := cxApp()
+		app.Use(m.Handler())
+		app.Get("/p", func(c *fiber.Ctx) error { return c.SendString(fmt.Sprintf("v%d", version.Load())) })
+		app.Post("/p", func(c *fiber.Ctx) error {
+			version.Add(1)
+			if faultOn.CompareAndSwap(false, true) {
+				fault.on(proxy) // after the write, before the cache invalidates
+			}
+			return c.SendString("written")
+		})
+		cl := newCxClient(cxListen(t, app))
+		cl.host = "example.com" // one site, two instances
+		return cl
+	}
+	a, b := site(sA, nearOpts), site(sB, nil) // A reaches Redis through the proxy, B directly
+
+	a.must(t, fiber.MethodGet, "/p")
+	require.Equal(t, "hit", a.must(t, fiber.MethodGet, "/p").xCache)
+	require.Equal(t, "hit", a.must(t, fiber.MethodGet, "/p").xCache) // from the near cache, if any
+	r := b.must(t, fiber.MethodGet, "/p")
+	require.Equal(t, "hit", r.xCache)
+	require.Equal(t, "v0", r.body)
+
+	start := time.Now()
+	require.Equal(t, "written", a.must(t, fiber.MethodPost, "/p").body, "the write is acknowledged")
+	require.Less(t, time.Since(start), time.Second, "the POST waited for Redis")
+
+	// Redis unreachable: several pauses and retries go by; the path
+	// is never served from the cache here.
+	for end := time.Now().Add(400 * time.Millisecond); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+		start := time.Now()
+		r := a.must(t, fiber.MethodGet, "/p")
+		require.Less(t, time.Since(start), 300*time.Millisecond, "a request waited for the unreachable Redis")
+		require.Equal(t, "v1", r.body, "served from the cache while the invalidation is pending (%s)", r.cacheStat)
+		require.NotEqual(t, "hit", r.xCache, r.cacheStat)
+	}
+
+	fault.off(proxy)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		r := a.must(t, fiber.MethodGet, "/p")
+		require.Equal(t, "v1", r.body, "old data after the write (%s)", r.cacheStat)
+		if r.xCache == "hit" {
+			break // the invalidation landed, the new data was stored
+		}
+		require.True(t, time.Now().Before(deadline), "A never caches again once Redis is back: %s", r.cacheStat)
+		time.Sleep(20 * time.Millisecond)
+	}
+	r = b.must(t, fiber.MethodGet, "/p")
+	require.Equal(t, "v1", r.body, "another instance still serves the old response: the invalidation never reached Redis (%s)", r.cacheStat)
 }
 
 // TestFault_LatencyBound: with Redis blackholed, a request takes its

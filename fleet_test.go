@@ -176,8 +176,18 @@ func fleetBurst(t *testing.T, nodes []*fleetNode, n int, started <-chan struct{}
 // over two and over three instances sharing Redis, run the handler once
 // between them, and every client gets its body.
 func TestFleet_OneHandlerRun(t *testing.T) {
-	for _, n := range []int{2, 3} {
-		t.Run(fmt.Sprintf("%d instances", n), func(t *testing.T) {
+	for _, tc := range []struct {
+		n    int
+		opts []cache.Option
+		name string
+	}{
+		{2, nil, "2 instances"},
+		{3, nil, "3 instances"},
+		// The lease goes to Redis under a near tier too.
+		{3, []cache.Option{cache.WithNearCache(1 << 20)}, "3 instances with near caches"},
+	} {
+		n := tc.n
+		t.Run(tc.name, func(t *testing.T) {
 			const requests = 40
 			w := newWaits()
 			var runs atomic.Int64
@@ -190,7 +200,7 @@ func TestFleet_OneHandlerRun(t *testing.T) {
 					w.await(requests-1, 5*time.Second) // every other request waits for this run
 				})
 				return c.SendString(fmt.Sprintf("body#%d", run))
-			})
+			}, tc.opts...)
 			rs := fleetBurst(t, nodes, requests, started, "/cold", 0, func(i int) int { return i % n }, nil)
 			require.EqualValues(t, 1, runs.Load(), "handler runs for %d requests over %d instances", requests, n)
 			for i, r := range rs {

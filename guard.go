@@ -115,11 +115,33 @@ func (g *guarded) lookup(ctx context.Context, k *keys, h *fasthttp.RequestHeader
 	if err := g.usable(k.path()); err != nil {
 		return err
 	}
+	if l, ok := g.b.(localLooker); ok {
+		// The near tier: answered in process, or after a barrier round it
+		// bounds by the storage timeout itself.
+		hit, err := l.lookupLocal(k, h, fold, res)
+		if err != nil {
+			g.failed("lookup", err)
+			return err
+		}
+		if hit {
+			if res.entry != nil && g.tagPending(res.entry.Tags) {
+				res.entry = nil
+			}
+			return nil
+		}
+	}
 	err := g.do(ctx, "lookup", func(ctx context.Context) error { return g.b.lookup(ctx, k, h, fold, create, res) })
 	if err == nil && res.entry != nil && g.tagPending(res.entry.Tags) {
 		res.entry = nil // a tag of it waits to be invalidated: looked up as a miss
 	}
 	return err
+}
+
+// localLooker is a backend that can answer some lookups without a storage
+// call of the guard's (the near tier): lookupLocal reports whether it did,
+// and a failure it bounded by the storage timeout itself.
+type localLooker interface {
+	lookupLocal(k *keys, h *fasthttp.RequestHeader, fold bool, res *lookupResult) (bool, error)
 }
 
 func (g *guarded) put(ctx context.Context, k *keys, e *entry.Entry, names []string) (stored bool, err error) {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/redis/go-redis/v9"
 )
 
 // Defaults of the options.
@@ -54,6 +55,9 @@ type config struct {
 	surrogateKeys  bool          // WithSurrogateKeyHeader(true)
 	clockSkew      time.Duration // plain storages' tag sequence margin (sharedstore.go)
 	cookiesShared  bool          // WithCookieIgnore("*"): no response is keyed by cookies
+	nearMemory     int           // WithNearCache; 0: no near tier
+	nearLag        time.Duration // WithNearCacheLag; 0: strict
+	nearLagSet     bool
 	keyFunc        func(c *fiber.Ctx, key []byte) []byte
 	next           func(c *fiber.Ctx) bool
 	clock          func() time.Time
@@ -505,6 +509,61 @@ func WithNext(f func(c *fiber.Ctx) bool) Option {
 // detail=no_rule", ...
 func WithCacheStatus(on bool) Option {
 	return func(c *config) { c.cacheStatus = on }
+}
+
+// WithNearCache puts an in-process tier of at most maxMemory bytes in
+// front of a Redis storage (WithStorage with a Conn method, such as
+// gofiber/storage/redis): copies of the records a hit reads, kept coherent
+// by Redis's client-side caching (CLIENT TRACKING, through
+// github.com/redis/rueidis on connections of its own). A hit it can answer
+// sends no entry over the network. By default (strict) a near hit waits
+// for one small round trip that many requests share: once it returns, no
+// invalidation acknowledged before the request arrived is still on its way
+// to this instance, so the guarantee is the same as without it.
+// WithNearCacheLag trades that round trip for a bounded delay. Where Redis
+// cannot track keys (older than 6, RESP3 refused, CLIENT TRACKING denied),
+// or the storage's client cannot be carried over (Sentinel, Ring), the near
+// tier turns itself off with one warning and the cache works as without
+// it. Without a Redis storage, New panics. See docs/redis.md.
+func WithNearCache(maxMemory int) Option {
+	return func(c *config) {
+		if maxMemory <= 0 {
+			c.errs = append(c.errs, fmt.Errorf("WithNearCache(%d): the bound must be positive", maxMemory))
+			return
+		}
+		c.nearMemory = maxMemory
+	}
+}
+
+// WithNearCacheLag(d), with d > 0, lets the near tier (WithNearCache)
+// answer at once: an invalidation acknowledged on another instance stops
+// being served here within d. A heartbeat checks every d/4 that Redis's
+// invalidations reach this instance; when that cannot be ensured within d
+// (a late heartbeat, a lost connection) the near tier is dropped and
+// requests read Redis until it can. Invalidations made through this
+// instance are never served stale here. 0 (the default) is strict.
+func WithNearCacheLag(d time.Duration) Option {
+	return func(c *config) {
+		if d < 0 {
+			c.errs = append(c.errs, fmt.Errorf("WithNearCacheLag(%v): the lag must not be negative; 0 is strict", d))
+			return
+		}
+		c.nearLag, c.nearLagSet = d, true
+	}
+}
+
+// checkNear reports options that cannot work together with the near tier.
+func (c *config) checkNear() {
+	if c.nearLagSet && c.nearMemory == 0 {
+		c.errs = append(c.errs, fmt.Errorf("WithNearCacheLag without WithNearCache does nothing; add WithNearCache(maxMemory)"))
+	}
+	if c.nearMemory == 0 {
+		return
+	}
+	if _, ok := c.storage.(interface{ Conn() redis.UniversalClient }); !ok {
+		c.errs = append(c.errs, fmt.Errorf("WithNearCache needs a Redis storage (WithStorage with a Conn() redis.UniversalClient method, "+
+			"such as github.com/gofiber/storage/redis/v3); without one there is nothing for it to stand in front of: remove it, or use WithMaxMemory for the in-process store"))
+	}
 }
 
 // maxKeep is how long a path record is kept in a storage that cannot

@@ -179,6 +179,59 @@ func invRedisFastRaceBackend(t *testing.T) invRaceBackend {
 	}}
 }
 
+// invNearRaceBackend runs A with a near tier (lag 0: strict) and B
+// without, each with its own clients, on the test Redis. A's round trips
+// are tapped: its go-redis ones, and each tracked read of its near tier
+// (before it is sent, and when its reply arrives, before the record enters
+// the near tier: a write landing there lands between the read and the
+// fill). A's invalidation pushes are delayed by pushDelay, so that a
+// write acknowledged on B has not reached A's near tier yet when G is
+// sent, as Redis may deliver it (rueidis#534). Strict worlds take A out of
+// the process's registry, so that B's invalidation reaches A only through
+// Redis, as between two processes; relaxed ones leave it in, so that
+// the invalidation is this instance's own (WithNearCacheLag promises
+// nothing sooner than the lag for another's). Its keys go when t ends.
+func invNearRaceBackend(t *testing.T, name string, lag time.Duration, pushDelay time.Duration) invRaceBackend {
+	prefixes := invRedisPrefixes(t)
+	return invRaceBackend{name, true, func(t *testing.T, vary bool) *invRaceEnv {
+		prefix := prefixes()
+		e := &invRaceEnv{}
+		sa, sb := testkit.Redis(t), testkit.Redis(t)
+		tap := &invRedisTap{}
+		sa.Conn().AddHook(tap)
+		opts := []cache.Option{cache.WithStorage(sa), cache.WithKeyPrefix(prefix), cache.WithTTL(time.Minute), cache.WithNearCache(1 << 20)}
+		if lag > 0 {
+			opts = append(opts, cache.WithNearCacheLag(lag))
+		}
+		e.a = newInvRaceApp(t, vary, &e.version, opts...)
+		e.b = newInvRaceApp(t, vary, &e.version, cache.WithStorage(sb), cache.WithKeyPrefix(prefix), cache.WithTTL(time.Minute))
+		require.True(t, cache.NearOn(e.a.cache))
+		if lag == 0 {
+			cache.Isolate(e.a.cache)
+		}
+		cache.NearPushDelay(e.a.cache, pushDelay)
+		e.tap = func(f func(after bool)) {
+			if f == nil {
+				tap.f.Store(nil)
+				cache.NearHook(e.a.cache, nil)
+				return
+			}
+			tap.f.Store(&f)
+			cache.NearHook(e.a.cache, f)
+		}
+		return e
+	}}
+}
+
+// invNearRaceBackends are the near tier's race worlds: strict, and
+// relaxed with a lag far longer than any test.
+func invNearRaceBackends(t *testing.T) []invRaceBackend {
+	return []invRaceBackend{
+		invNearRaceBackend(t, "near", 0, time.Millisecond),
+		invNearRaceBackend(t, "near-relaxed", time.Hour, time.Millisecond),
+	}
+}
+
 // invRedisStorageRaceBackend runs A and B on the test Redis through the
 // generic fiber.Storage path (testkit.Wrap hides Conn). Its keys go when t
 // ends.
@@ -194,6 +247,9 @@ func invRedisStorageRaceBackend(t *testing.T) invRaceBackend {
 // Redis fast path, each operation of the generic path, and in the handler.
 func TestRedisInvalidate_RaceAtEveryPoint(t *testing.T) {
 	invRaceEveryPoint(t, invRedisFastRaceBackend(t))
+	for _, be := range invNearRaceBackends(t) {
+		invNearRaceEveryPoint(t, be)
+	}
 	if testing.Short() {
 		t.Skip("the generic path on Redis: its in-memory twin runs in -short")
 	}
@@ -212,6 +268,9 @@ func TestRedisInvalidate_RaceInterleavings(t *testing.T) {
 
 func TestRedisInvalidate_RaceCoalescedFollower(t *testing.T) {
 	invRaceCoalesced(t, invRedisFastRaceBackend(t))
+	for _, be := range invNearRaceBackends(t) {
+		invRaceCoalesced(t, be)
+	}
 	invRaceCoalesced(t, invRedisStorageRaceBackend(t))
 }
 

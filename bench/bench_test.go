@@ -18,6 +18,7 @@ import (
 	"net"
 	"os"
 	"reflect"
+	"runtime"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -255,6 +256,30 @@ func BenchmarkHitParallel(b *testing.B) {
 			srv := newServer(b, impl, small)
 			runs := srv.warm(b, newCtx(srv.path))
 			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				ctx := newCtx(srv.path)
+				for pb.Next() {
+					srv.do(ctx)
+				}
+			})
+			b.StopTimer()
+			srv.stillHits(b, runs)
+		})
+	}
+}
+
+// BenchmarkHitConcurrent is BenchmarkHit/1KiB from 32 goroutines at once
+// (16 per CPU on two), as a busy server serves hits: where a near cache's
+// strict hits share barrier rounds (one PING for every hit waiting).
+// Fiber's middleware sits out: this compares fibercache's storages.
+func BenchmarkHitConcurrent(b *testing.B) {
+	for _, impl := range []setup.Impl{setup.FibercacheMem, setup.FibercacheRedis, setup.FibercacheNear, setup.FibercacheLag} {
+		b.Run(small.name+"/"+string(impl), func(b *testing.B) {
+			srv := newServer(b, impl, small)
+			runs := srv.warm(b, newCtx(srv.path))
+			b.ReportAllocs()
+			b.SetParallelism(32 / runtime.GOMAXPROCS(0))
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
 				ctx := newCtx(srv.path)

@@ -190,12 +190,13 @@ func privateCase(o *options, impl setup.Impl) (result, error) {
 	client := &fasthttp.HostClient{Addr: srv.addr, MaxConns: o.conns, ReadTimeout: o.timeout, WriteTimeout: o.timeout}
 	defer client.CloseIdleConnections()
 	url := "http://" + srv.addr + "/private/" + runID + "/" + string(impl)
-	if _, err := drive(o, client, url, o.warmup, nil); err != nil {
+	targets := []target{{client: client, url: url}}
+	if _, err := drive(o, targets, o.warmup, nil); err != nil {
 		return result{}, err
 	}
 	runs := srv.runs.Load()
 	lat := make([][]time.Duration, o.conns)
-	elapsed, err := drive(o, client, url, o.duration, lat)
+	elapsed, err := drive(o, targets, o.duration, lat)
 	if err != nil {
 		return result{}, err
 	}

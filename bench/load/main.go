@@ -1,14 +1,19 @@
 // Command load drives fibercache and Fiber's own cache middleware over
 // loopback HTTP with a closed-loop client, side by side with no cache at
-// all, and prints requests per second and latency percentiles per case as
-// a markdown table. It then runs a stampede: many concurrent requests for
-// one cold URL, counting how often the handler ran; the fleet phase: three
-// servers sharing Redis under a steady load on one hot URL that expires
-// every second, with per-process coalescing and with the fleet's; and the
-// private phase: a hot URL answered Cache-Control: private, beside no
-// cache.
+// all, and prints requests per second, latency percentiles and, for the
+// Redis cases, Redis commands per request (INFO commandstats, so exact
+// only on a Redis of its own) per case as a markdown table. It then runs a
+// stampede: many concurrent requests for one cold URL, counting how often
+// the handler ran; the fleet phase: three servers sharing Redis under a
+// steady load on one hot URL that expires every second, with per-process
+// coalescing and with the fleet's; and the private phase: a hot URL
+// answered Cache-Control: private, beside no cache.
 //
-//	go run ./bench/load [-duration 10s] [-conns 64] [-fleet 10s] [-private]
+//	go run ./bench/load [-duration 10s] [-conns 64] [-instances 3] [-fleet 10s] [-private]
+//
+// With -instances n, each case runs n servers (n instances of the app,
+// sharing Redis in the Redis cases), and the client spreads its
+// connections over them.
 //
 // The handler behind every case does real work when it runs: it renders 50
 // items as JSON and sleeps 2 ms, as a handler waiting on a database would.
@@ -18,6 +23,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -43,6 +49,7 @@ type options struct {
 	duration  time.Duration
 	warmup    time.Duration
 	conns     int
+	instances int
 	maxReqs   int
 	work      time.Duration
 	timeout   time.Duration
@@ -63,6 +70,7 @@ func main() {
 	flag.DurationVar(&o.duration, "duration", 10*time.Second, "how long each case is measured")
 	flag.DurationVar(&o.warmup, "warmup", time.Second, "load before each measurement, not measured")
 	flag.IntVar(&o.conns, "conns", 64, "concurrent connections, each sending its next request once the previous one is answered")
+	flag.IntVar(&o.instances, "instances", 1, "servers (instances of the app) per case, sharing Redis; the connections are spread over them")
 	flag.IntVar(&o.maxReqs, "max-requests", 3_000_000, "at most this many requests per case")
 	flag.DurationVar(&o.work, "work", 2*time.Millisecond, "how long the handler sleeps, after rendering its JSON")
 	flag.DurationVar(&o.timeout, "timeout", 5*time.Second, "timeout of one request")
@@ -75,8 +83,8 @@ func main() {
 	flag.StringVar(&o.redisAddr, "redis", envOr("REDIS_ADDR", "127.0.0.1:6379"), "Redis address for the redis cases; if none answers, a throwaway redis-server is started")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run (client and servers) to this file")
 	flag.Parse()
-	if o.conns < 1 || o.maxReqs < 1 || o.duration <= 0 {
-		fatal(errors.New("-conns, -max-requests and -duration must be positive"))
+	if o.conns < 1 || o.maxReqs < 1 || o.duration <= 0 || o.instances < 1 {
+		fatal(errors.New("-conns, -instances, -max-requests and -duration must be positive"))
 	}
 	for _, name := range strings.Split(cases, ",") {
 		impl := setup.Impl(strings.TrimSpace(name))
@@ -111,10 +119,10 @@ func run(o *options) error {
 		defer stop()
 	}
 
-	fmt.Printf("load: %d connections, %v per case after %v of warm-up, handler: JSON of 50 items + %v sleep; GOMAXPROCS %d, client and servers share the machine\n\n",
-		o.conns, o.duration, o.warmup, o.work, runtime.GOMAXPROCS(0))
-	fmt.Println("| case | requests | requests/s | vs raw | p50 | p99 | handler runs |")
-	fmt.Println("|---|---:|---:|---:|---:|---:|---:|")
+	fmt.Printf("load: %d connections to %d instance(s), %v per case after %v of warm-up, handler: JSON of 50 items + %v sleep; GOMAXPROCS %d, client and servers share the machine\n\n",
+		o.conns, o.instances, o.duration, o.warmup, o.work, runtime.GOMAXPROCS(0))
+	fmt.Println("| case | requests | requests/s | vs raw | p50 | p99 | handler runs | Redis commands/request |")
+	fmt.Println("|---|---:|---:|---:|---:|---:|---:|---:|")
 	var rawRate float64
 	for _, impl := range o.cases {
 		r, err := loadCase(o, impl)
@@ -128,7 +136,11 @@ func run(o *options) error {
 		if rawRate > 0 {
 			ratio = fmt.Sprintf("%.1fx", r.rate/rawRate)
 		}
-		fmt.Printf("| %s | %d | %.0f | %s | %v | %v | %d |\n", impl, r.requests, r.rate, ratio, r.p50, r.p99, r.runs)
+		cmds := "–"
+		if r.redisCmds >= 0 {
+			cmds = fmt.Sprintf("%.3f", float64(r.redisCmds)/float64(r.requests))
+		}
+		fmt.Printf("| %s | %d | %.0f | %s | %v | %v | %d | %s |\n", impl, r.requests, r.rate, ratio, r.p50, r.p99, r.runs, cmds)
 	}
 
 	if o.stampede > 0 {
@@ -220,40 +232,77 @@ func (s *server) stop() {
 }
 
 type result struct {
-	requests int
-	rate     float64
-	p50, p99 time.Duration
-	runs     int64
+	requests  int
+	rate      float64
+	p50, p99  time.Duration
+	runs      int64
+	redisCmds int64 // commands Redis ran during the measurement; -1: no Redis
+}
+
+// target is one server as the client sees it.
+type target struct {
+	client *fasthttp.HostClient
+	url    string
 }
 
 func loadCase(o *options, impl setup.Impl) (result, error) {
-	srv, err := startServer(o, impl, o.work)
-	if err != nil {
-		return result{}, err
-	}
-	defer srv.stop()
-	client := &fasthttp.HostClient{Addr: srv.addr, MaxConns: o.conns, ReadTimeout: o.timeout, WriteTimeout: o.timeout}
-	defer client.CloseIdleConnections()
-	url := "http://" + srv.addr + "/load/" + runID + "/" + string(impl) + "/items"
-
-	// The first request stores the response; the next must be a hit.
-	for i, want := range []string{"miss", "hit"} {
-		xc, err := get(client, url, o.timeout)
+	var (
+		servers []*server
+		targets []target
+	)
+	defer func() {
+		for _, t := range targets {
+			t.client.CloseIdleConnections()
+		}
+		for _, s := range servers {
+			s.stop()
+		}
+	}()
+	path := "/load/" + runID + "/" + string(impl) + "/items"
+	for i := range o.instances {
+		srv, err := startServer(o, impl, o.work)
 		if err != nil {
 			return result{}, err
 		}
-		if impl != setup.Raw && xc != want {
-			return result{}, fmt.Errorf("request %d: %s: %q, want %q", i+1, setup.CacheHeader, xc, want)
+		servers = append(servers, srv)
+		t := target{client: &fasthttp.HostClient{Addr: srv.addr, MaxConns: o.conns, ReadTimeout: o.timeout, WriteTimeout: o.timeout}, url: "http://" + srv.addr + path}
+		targets = append(targets, t)
+		// An instance's first request stores the response (its in-process
+		// store's, or the shared storage's for the first instance); the
+		// next must be a hit.
+		wants := []string{"miss", "hit"}
+		if impl.UsesRedis() && i > 0 {
+			wants = []string{"hit", "hit"}
+		}
+		for j, want := range wants {
+			xc, err := get(t.client, t.url, o.timeout)
+			if err != nil {
+				return result{}, err
+			}
+			if impl != setup.Raw && xc != want {
+				return result{}, fmt.Errorf("instance %d, request %d: %s: %q, want %q", i+1, j+1, setup.CacheHeader, xc, want)
+			}
 		}
 	}
-	if _, err := drive(o, client, url, o.warmup, nil); err != nil {
+	if _, err := drive(o, targets, o.warmup, nil); err != nil {
 		return result{}, err
 	}
-	runs := srv.runs.Load()
+	var runs int64
+	for _, s := range servers {
+		runs += s.runs.Load()
+	}
+	cmds0 := redisCommands(o, impl)
 	lat := make([][]time.Duration, o.conns)
-	elapsed, err := drive(o, client, url, o.duration, lat)
+	elapsed, err := drive(o, targets, o.duration, lat)
 	if err != nil {
 		return result{}, err
+	}
+	cmds := int64(-1)
+	if cmds0 >= 0 {
+		cmds = redisCommands(o, impl) - cmds0 - 1 // less the INFO that read cmds0
+	}
+	for _, s := range servers {
+		runs -= s.runs.Load()
 	}
 	all := slices.Concat(lat...)
 	slices.Sort(all)
@@ -261,12 +310,44 @@ func loadCase(o *options, impl setup.Impl) (result, error) {
 		return result{}, errors.New("no request completed")
 	}
 	return result{
-		requests: len(all),
-		rate:     float64(len(all)) / elapsed.Seconds(),
-		p50:      all[len(all)/2].Round(time.Microsecond),
-		p99:      all[len(all)*99/100].Round(time.Microsecond),
-		runs:     srv.runs.Load() - runs,
+		requests:  len(all),
+		rate:      float64(len(all)) / elapsed.Seconds(),
+		p50:       all[len(all)/2].Round(time.Microsecond),
+		p99:       all[len(all)*99/100].Round(time.Microsecond),
+		runs:      -runs,
+		redisCmds: cmds,
 	}, nil
+}
+
+// redisCommands returns how many commands the Redis of the Redis cases has
+// run (INFO commandstats), or -1 for a case without Redis or when it cannot
+// be read.
+func redisCommands(o *options, impl setup.Impl) int64 {
+	if !impl.UsesRedis() {
+		return -1
+	}
+	s, err := setup.Redis(o.redisAddr)
+	if err != nil {
+		return -1
+	}
+	defer s.Close()
+	info, err := s.Conn().Info(context.Background(), "commandstats").Result()
+	if err != nil {
+		return -1
+	}
+	var n int64
+	for _, line := range strings.Split(info, "\n") {
+		_, rest, ok := strings.Cut(line, ":calls=")
+		if !ok {
+			continue
+		}
+		calls, _, _ := strings.Cut(rest, ",")
+		v, err := strconv.ParseInt(calls, 10, 64)
+		if err == nil {
+			n += v
+		}
+	}
+	return n
 }
 
 // get sends one GET and returns the response's cache header.
@@ -275,6 +356,7 @@ func get(client *fasthttp.HostClient, url string, timeout time.Duration) (string
 	defer fasthttp.ReleaseRequest(req)
 	defer fasthttp.ReleaseResponse(resp)
 	req.SetRequestURI(url)
+	setHost(req)
 	if err := client.DoTimeout(req, resp, timeout); err != nil {
 		return "", err
 	}
@@ -284,11 +366,19 @@ func get(client *fasthttp.HostClient, url string, timeout time.Duration) (string
 	return string(resp.Header.Peek(setup.CacheHeader)), nil
 }
 
-// drive sends requests for url from o.conns goroutines, each sending its
-// next request once the previous one is answered, for d or until
-// o.maxReqs requests are answered. With lat non-nil, goroutine i records
-// its latencies in lat[i]. It returns how long the load ran.
-func drive(o *options, client *fasthttp.HostClient, url string, d time.Duration, lat [][]time.Duration) (time.Duration, error) {
+// setHost makes req name one site, whichever instance it goes to: the
+// host is part of every cache's key.
+func setHost(req *fasthttp.Request) {
+	req.UseHostHeader = true
+	req.Header.SetHost("load.example")
+}
+
+// drive sends requests from o.conns goroutines, goroutine i to
+// targets[i%len(targets)], each sending its next request once the previous
+// one is answered, for d or until o.maxReqs requests are answered. With lat
+// non-nil, goroutine i records its latencies in lat[i]. It returns how long
+// the load ran.
+func drive(o *options, targets []target, d time.Duration, lat [][]time.Duration) (time.Duration, error) {
 	var (
 		wg     sync.WaitGroup
 		budget atomic.Int64
@@ -308,7 +398,10 @@ func drive(o *options, client *fasthttp.HostClient, url string, d time.Duration,
 			req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
 			defer fasthttp.ReleaseRequest(req)
 			defer fasthttp.ReleaseResponse(resp)
-			req.SetRequestURI(url)
+			t := targets[i%len(targets)]
+			client := t.client
+			req.SetRequestURI(t.url)
+			setHost(req)
 			for budget.Add(-1) >= 0 {
 				t0 := time.Now()
 				if !t0.Before(deadline) {

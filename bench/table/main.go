@@ -1,8 +1,10 @@
 // Command table turns the output of the benchmarks in bench/ (any -count)
 // into the markdown table of the README: the median ns/op, B/op and
 // allocs/op of each benchmark, its time relative to the raw case of its
-// group (the benchmark of the same name ending in /raw), and for fibercache
-// its time relative to Fiber's cache on the same storage (below 1: faster).
+// group (the benchmark of the same name ending in /raw), for fibercache
+// its time relative to Fiber's cache on the same storage (below 1: faster),
+// and for a near cache (fibercache-near, fibercache-lag) its time relative
+// to fibercache's in-process store.
 //
 //	go test ./bench -run '^$' -bench . -benchmem -count 6 > new.txt
 //	go run ./bench/table < new.txt
@@ -59,18 +61,23 @@ func main() {
 		fmt.Fprintln(os.Stderr, "table:", err)
 		os.Exit(1)
 	}
-	fmt.Println("| benchmark | ns/op | B/op | allocs/op | vs raw | vs Fiber's cache |")
-	fmt.Println("|---|---:|---:|---:|---:|---:|")
+	fmt.Println("| benchmark | ns/op | B/op | allocs/op | vs raw | vs Fiber's cache | vs in-process |")
+	fmt.Println("|---|---:|---:|---:|---:|---:|---:|")
 	for _, name := range order {
 		s := samples[name]
-		vsRaw, vsFiber := "", ""
+		vsRaw, vsFiber, vsMem := "", "", ""
 		if raw, ok := samples[path.Join(path.Dir(name), "raw")]; ok {
 			vsRaw = ratio(s.ns, raw.ns)
 		}
 		if fiber, ok := samples[strings.Replace(name, "/fibercache-", "/fiber-", 1)]; ok && fiber != s {
 			vsFiber = ratio(s.ns, fiber.ns)
 		}
-		fmt.Printf("| %s | %s | %s | %s | %s | %s |\n", name, duration(median(s.ns)), num(median(s.bytes)), num(median(s.allocs)), vsRaw, vsFiber)
+		if base := path.Base(name); base == "fibercache-near" || base == "fibercache-lag" {
+			if mem, ok := samples[path.Join(path.Dir(name), "fibercache-mem")]; ok {
+				vsMem = ratio(s.ns, mem.ns)
+			}
+		}
+		fmt.Printf("| %s | %s | %s | %s | %s | %s | %s |\n", name, duration(median(s.ns)), num(median(s.bytes)), num(median(s.allocs)), vsRaw, vsFiber, vsMem)
 	}
 }
 

@@ -24,6 +24,7 @@ const clusterWait = 20 * time.Second
 // loopback ports, keeping its files in a temporary directory.
 type Cluster struct {
 	dir   string
+	mu    sync.Mutex // guards addrs and cmds, which AddReplica extends
 	addrs []string
 	cmds  []*exec.Cmd
 	once  sync.Once
@@ -64,17 +65,9 @@ func StartCluster(n int) (*Cluster, error) {
 
 func (c *Cluster) start(ctx context.Context, server, cli string, ports []int) error {
 	for _, p := range ports {
-		cmd := exec.Command(server,
-			"--cluster-enabled", "yes",
-			"--cluster-config-file", filepath.Join(c.dir, fmt.Sprintf("nodes-%d.conf", p)),
-			"--port", fmt.Sprint(p), "--bind", "127.0.0.1",
-			"--save", "", "--appendonly", "no", "--dir", c.dir,
-			"--logfile", c.logFile(p))
-		if err := cmd.Start(); err != nil {
-			return fmt.Errorf("start %s: %w", server, err)
+		if err := c.launch(server, p); err != nil {
+			return err
 		}
-		c.cmds = append(c.cmds, cmd)
-		c.addrs = append(c.addrs, fmt.Sprintf("127.0.0.1:%d", p))
 	}
 	for i, a := range c.addrs {
 		if err := waitFor(ctx, func() error { return ping(a) }); err != nil {
@@ -94,13 +87,38 @@ func (c *Cluster) start(ctx context.Context, server, cli string, ports []int) er
 	return nil
 }
 
+// launch starts a cluster-enabled node on port.
+func (c *Cluster) launch(server string, port int) error {
+	cmd := exec.Command(server,
+		"--cluster-enabled", "yes",
+		"--cluster-config-file", filepath.Join(c.dir, fmt.Sprintf("nodes-%d.conf", port)),
+		"--port", fmt.Sprint(port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--dir", c.dir,
+		"--repl-diskless-sync-delay", "0",
+		"--logfile", c.logFile(port))
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start %s: %w", server, err)
+	}
+	c.mu.Lock()
+	c.cmds = append(c.cmds, cmd)
+	c.addrs = append(c.addrs, fmt.Sprintf("127.0.0.1:%d", port))
+	c.mu.Unlock()
+	return nil
+}
+
 // Addrs returns the host:port of every node, e.g. for redis.Config.Addrs.
-func (c *Cluster) Addrs() []string { return append([]string(nil), c.addrs...) }
+func (c *Cluster) Addrs() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.addrs...)
+}
 
 // Stop kills every node and removes the cluster's temporary directory. It
 // is safe to call more than once.
 func (c *Cluster) Stop() {
 	c.once.Do(func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
 		for _, cmd := range c.cmds {
 			_ = cmd.Process.Kill()
 			_ = cmd.Wait()

@@ -93,45 +93,71 @@ func find() {
 type Server struct {
 	Addr string
 	cmd  *exec.Cmd
+	args []string
 }
 
 // Start runs a redis-server on a free loopback port, keeping nothing on
 // disk, and waits until it answers.
-func Start() (*Server, error) {
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		return nil, fmt.Errorf("redis-server is not on PATH: %w", err)
-	}
+func Start() (*Server, error) { return StartWith() }
+
+// StartWith is Start with more redis-server arguments, such as
+// "--rename-command", "HELLO", "".
+func StartWith(args ...string) (*Server, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
-	a := fmt.Sprintf("127.0.0.1:%d", port)
-	cmd := exec.Command(bin, "--port", fmt.Sprint(port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", os.TempDir())
-	if err := cmd.Start(); err != nil {
+	s := &Server{Addr: fmt.Sprintf("127.0.0.1:%d", port), args: args}
+	if err := s.run(); err != nil {
 		return nil, err
+	}
+	return s, nil
+}
+
+// run starts the server's process on its port and waits until it answers.
+func (s *Server) run() error {
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		return fmt.Errorf("redis-server is not on PATH: %w", err)
+	}
+	_, port, _ := net.SplitHostPort(s.Addr)
+	args := append([]string{"--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", os.TempDir()}, s.args...)
+	cmd := exec.Command(bin, args...)
+	if err := cmd.Start(); err != nil {
+		return err
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		if err = ping(a); err == nil {
-			return &Server{Addr: a, cmd: cmd}, nil
+		if err = ping(s.Addr); err == nil {
+			s.cmd = cmd
+			return nil
 		}
 		if time.Now().After(deadline) {
 			_ = cmd.Process.Kill()
 			_ = cmd.Wait()
-			return nil, fmt.Errorf("redis-server on %s did not answer: %w", a, err)
+			return fmt.Errorf("redis-server on %s did not answer: %w", s.Addr, err)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 }
 
+// Restart kills the server and starts it again, empty, on the same port,
+// as a Redis without persistence comes back from a crash.
+func (s *Server) Restart() error {
+	s.Stop()
+	return s.run()
+}
+
 // Stop kills the server and waits for it.
 func (s *Server) Stop() {
+	if s.cmd == nil {
+		return
+	}
 	_ = s.cmd.Process.Kill()
 	_ = s.cmd.Wait()
+	s.cmd = nil
 }
 
 // Port returns the server's port.

@@ -25,18 +25,25 @@ const (
 	Raw             Impl = "raw"              // no cache: the handler runs on every request
 	FibercacheMem   Impl = "fibercache-mem"   // fibercache, default in-process store
 	FibercacheRedis Impl = "fibercache-redis" // fibercache, github.com/gofiber/storage/redis/v3
+	FibercacheNear  Impl = "fibercache-near"  // fibercache, Redis with a near cache (strict)
+	FibercacheLag   Impl = "fibercache-lag"   // fibercache, Redis with a near cache (relaxed: WithNearCacheLag(NearLag))
 	FiberMem        Impl = "fiber-mem"        // Fiber's middleware/cache, its in-memory storage
 	FiberRedis      Impl = "fiber-redis"      // Fiber's middleware/cache, github.com/gofiber/storage/redis/v3
 )
 
 // Impls lists every Impl, Raw first.
-var Impls = []Impl{Raw, FibercacheMem, FibercacheRedis, FiberMem, FiberRedis}
+var Impls = []Impl{Raw, FibercacheMem, FibercacheRedis, FibercacheNear, FibercacheLag, FiberMem, FiberRedis}
 
 // Caches lists the Impls that cache.
 var Caches = Impls[1:]
 
 // UsesRedis reports whether impl needs a Redis.
-func (i Impl) UsesRedis() bool { return i == FibercacheRedis || i == FiberRedis }
+func (i Impl) UsesRedis() bool {
+	return i == FibercacheRedis || i == FibercacheNear || i == FibercacheLag || i == FiberRedis
+}
+
+// NearLag is the lag of the relaxed near cache case.
+const NearLag = 100 * time.Millisecond
 
 // IsFiber reports whether impl is Fiber's own cache middleware.
 func (i Impl) IsFiber() bool { return i == FiberMem || i == FiberRedis }
@@ -80,6 +87,13 @@ func Middleware(impl Impl, redisAddr string, opts ...fibercache.Option) (fiber.H
 		return fibercache.New(append([]fibercache.Option{fibercache.WithTTL(TTL), fibercache.WithMaxMemory(MaxMemory)}, opts...)...), nil
 	case FibercacheRedis:
 		return fibercache.New(append([]fibercache.Option{fibercache.WithTTL(TTL), fibercache.WithStorage(store), fibercache.WithStorageTimeout(StorageTimeout)}, opts...)...), nil
+	case FibercacheNear, FibercacheLag:
+		near := []fibercache.Option{fibercache.WithTTL(TTL), fibercache.WithStorage(store), fibercache.WithStorageTimeout(StorageTimeout),
+			fibercache.WithNearCache(MaxMemory)}
+		if impl == FibercacheLag {
+			near = append(near, fibercache.WithNearCacheLag(NearLag))
+		}
+		return fibercache.New(append(near, opts...)...), nil
 	case FiberMem:
 		return fibermw.New(fibermw.Config{Expiration: TTL, StoreResponseHeaders: true, MaxBytes: MaxMemory}), nil
 	case FiberRedis:
