@@ -794,8 +794,13 @@ func TestInvalidate_RaceAtEveryPoint(t *testing.T) {
 	}
 }
 
-func invRaceEveryPoint(t *testing.T, be invRaceBackend) {
-	for _, how := range invRaceHows {
+// invRaceEveryPoint runs I at every point of R's story in be's worlds,
+// invalidating in each of hows (every way when none is given).
+func invRaceEveryPoint(t *testing.T, be invRaceBackend, hows ...string) {
+	if len(hows) == 0 {
+		hows = invRaceHows
+	}
+	for _, how := range hows {
 		be := be.by(how)
 		for _, sc := range invRaceScenarios() {
 			t.Run(be.name+"/"+sc.name, func(t *testing.T) {

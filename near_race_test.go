@@ -40,19 +40,3 @@ func TestNear_RaceAfterHit(t *testing.T) {
 	}
 }
 
-// invNearRaceEveryPoint is invRaceEveryPoint on a near tier's worlds, by
-// URL and by tag: a route is a tag, which the near tier drops alike.
-func invNearRaceEveryPoint(t *testing.T, be invRaceBackend) {
-	for _, how := range []string{"url", "tag"} {
-		be := be.by(how)
-		for _, sc := range invRaceScenarios() {
-			t.Run(be.name+"/"+sc.name, func(t *testing.T) {
-				for _, p := range invRacePoints(t, be, sc) {
-					if !t.Run(p.String(), func(t *testing.T) { invRaceAt(t, be, sc, p) }) {
-						return // one failing point is enough to read
-					}
-				}
-			})
-		}
-	}
-}

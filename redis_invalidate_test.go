@@ -247,13 +247,17 @@ func invRedisStorageRaceBackend(t *testing.T) invRaceBackend {
 // Redis fast path, each operation of the generic path, and in the handler.
 func TestRedisInvalidate_RaceAtEveryPoint(t *testing.T) {
 	invRaceEveryPoint(t, invRedisFastRaceBackend(t))
+	// Near tiers by URL and by tag (a route is a tag, which the near tier
+	// drops alike).
 	for _, be := range invNearRaceBackends(t) {
-		invNearRaceEveryPoint(t, be)
+		invRaceEveryPoint(t, be, "url", "tag")
 	}
 	if testing.Short() {
 		t.Skip("the generic path on Redis: its in-memory twin runs in -short")
 	}
-	invRaceEveryPoint(t, invRedisStorageRaceBackend(t))
+	// By URL: the generic path's logic is its in-memory twin's
+	// (TestInvalidate_RaceAtEveryPoint, every way); this adds round trips.
+	invRaceEveryPoint(t, invRedisStorageRaceBackend(t), "url")
 }
 
 func TestRedisInvalidate_RaceInterleavings(t *testing.T) {

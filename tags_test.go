@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -261,15 +262,19 @@ func TestTags_ConstantStorageOps(t *testing.T) {
 	const n = 10000
 	// Straight through the app's handler, as fasthttp's server calls it:
 	// 20,000 requests through app.Test would take most of this test's time.
-	serve := func(t *testing.T, app *fiber.App, i int) string {
-		t.Helper()
+	do := func(app *fiber.App, i int) (int, string) {
 		ctx := new(fasthttp.RequestCtx)
 		ctx.Request.Header.SetMethod("GET")
 		ctx.Request.SetRequestURI(fmt.Sprintf("/items/%d", i))
 		ctx.Request.Header.SetHost("example.com")
 		app.Handler()(ctx)
-		require.Equal(t, 200, ctx.Response.StatusCode())
-		return string(ctx.Response.Header.Peek("X-Cache"))
+		return ctx.Response.StatusCode(), string(ctx.Response.Header.Peek("X-Cache"))
+	}
+	serve := func(t *testing.T, app *fiber.App, i int) string {
+		t.Helper()
+		status, xCache := do(app, i)
+		require.Equal(t, 200, status)
+		return xCache
 	}
 	newApp := func(t *testing.T, opts ...Option) *fiber.App {
 		app := fiber.New()
@@ -280,12 +285,26 @@ func TestTags_ConstantStorageOps(t *testing.T) {
 		})
 		return app
 	}
+	// fill stores the n entries, four requests at a time.
+	fill := func(t *testing.T, app *fiber.App) {
+		var wg sync.WaitGroup
+		var stored atomic.Int64
+		for w := range 4 {
+			wg.Go(func() {
+				for i := w; i < n; i += 4 {
+					if status, xCache := do(app, i); status == 200 && xCache == "miss" {
+						stored.Add(1)
+					}
+				}
+			})
+		}
+		wg.Wait()
+		require.EqualValues(t, n, stored.Load(), "every entry stored")
+	}
 	t.Run("storage", func(t *testing.T) {
 		s := testkit.NewStorage()
 		app := newApp(t, WithStorage(s), WithStorageTimeout(testkit.StorageTimeout))
-		for i := range n {
-			serve(t, app, i)
-		}
+		fill(t, app)
 		m := NewCache(WithStorage(s), WithStorageTimeout(testkit.StorageTimeout))
 		defer m.Close()
 		s.TakeCounts()
@@ -299,9 +318,7 @@ func TestTags_ConstantStorageOps(t *testing.T) {
 	t.Run("redis", func(t *testing.T) {
 		st, prefix := redisStorage(t)
 		app := newApp(t, WithStorage(st), WithKeyPrefix(prefix), WithStorageTimeout(testkit.StorageTimeout))
-		for i := range n {
-			serve(t, app, i)
-		}
+		fill(t, app)
 		rs := redis.New(redis.Config{Addrs: []string{redistest.Addr(t)}})
 		defer rs.Close()
 		rt := &redistest.RoundTrips{}
