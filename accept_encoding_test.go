@@ -323,7 +323,7 @@ func TestKeysReadHostAndSchemeAsFiber(t *testing.T) {
 				var rh reqHeaders
 				var k keys
 				rh.scan(&c.Request().Header)
-				if !m.buildKeys(c, m.appInfo(c.App()), &rh, &k) {
+				if !m.buildKeys(c, m.appInfo(v2App{c.App()}), &rh, &k) {
 					t.Fatal("bypass")
 				}
 				parts := bytes.Split(k.full(), []byte{0})

@@ -11,7 +11,6 @@ import (
 	"github.com/cespare/xxhash/v2"
 	"github.com/fiber-caches/cache/internal/entry"
 	"github.com/fiber-caches/cache/internal/rfc"
-	"github.com/gofiber/fiber/v2"
 	"github.com/valyala/fasthttp"
 )
 
@@ -115,7 +114,7 @@ func readResponse(h *fasthttp.ResponseHeader, reqTime, now int64) responseInfo {
 // names it varies on. In app mode it first rewrites the response's
 // Cache-Control and Expires for clients (WithClientTTL) and gives it an
 // ETag, so the entry replays what the first client got.
-func (m *Cache) admit(c *fiber.Ctx, r *request, before []byte, now int64, raw bool) (*entry.Entry, []string, Reason) {
+func (m *Cache) admit(c Ctx, r *request, before []byte, now int64, raw bool) (*entry.Entry, []string, Reason) {
 	resp := c.Response()
 	h := &resp.Header
 	status := resp.StatusCode()
@@ -224,7 +223,7 @@ func (m *Cache) admit(c *fiber.Ctx, r *request, before []byte, now int64, raw bo
 	}
 
 	// Its tags: Tag's, Surrogate-Key's and its route's (tags.go).
-	tags, bad, ok := responseTags(c)
+	tags, bad, ok := responseTags(c, m.fw.RoutePath(c))
 	if !ok {
 		m.log.log(slog.LevelWarn, "invalid_tags", slog.String("tag", bad), slog.String("url", c.OriginalURL()),
 			slog.String("detail", "served, not stored: a tag is 1 to 256 visible bytes, no space, comma or control character, not starting with fc:, at most 31 a response"))
@@ -326,7 +325,7 @@ func reasonOf(why string) Reason {
 // Cookie tells browsers and CDNs, unless it says so already.
 func (m *Cache) advertise(h *fasthttp.ResponseHeader, ri *responseInfo, ttl time.Duration, now int64, cookies bool) {
 	if cookies && !slices.Contains(ri.names, "cookie") {
-		h.Add(fiber.HeaderVary, fiber.HeaderCookie)
+		h.Add(fasthttp.HeaderVary, fasthttp.HeaderCookie)
 	}
 	client := m.cfg.clientTTL
 	if client < 0 {
@@ -337,15 +336,15 @@ func (m *Cache) advertise(h *fasthttp.ResponseHeader, ri *responseInfo, ttl time
 	if own, ok := rfc.FreshnessLifetime(&ri.cc, &ri.times, false); ok {
 		client = min(client, own)
 	}
-	controlDelHeader(h, fiber.HeaderExpires)
+	controlDelHeader(h, fasthttp.HeaderExpires)
 	var date [32]byte
 	if client >= time.Second {
 		PatchCacheControl(h, MaxAge(client))
-		h.SetBytesV(fiber.HeaderExpires, m.expires.append(date[:0], time.Unix(0, now).Add(client)))
+		h.SetBytesV(fasthttp.HeaderExpires, m.expires.append(date[:0], time.Unix(0, now).Add(client)))
 		return
 	}
 	PatchCacheControl(h, Drop(ccMaxAge), NoCache())
-	h.SetBytesV(fiber.HeaderExpires, m.expires.append(date[:0], time.Unix(0, now)))
+	h.SetBytesV(fasthttp.HeaderExpires, m.expires.append(date[:0], time.Unix(0, now)))
 }
 
 // autoETag is the strong ETag the cache gives a stored body that has none:

@@ -43,7 +43,7 @@ type asideChain struct{ m *Cache }
 // chainCache returns the cache Helper invalidates through for c: the one
 // that looks the request up, else the outermost one that stepped aside,
 // else nil.
-func chainCache(c *fiber.Ctx) *Cache {
+func chainCache(c Ctx) *Cache {
 	switch in := c.Locals(localsKey{}).(type) {
 	case inChain:
 		return in.m
@@ -60,6 +60,7 @@ func chainCache(c *fiber.Ctx) *Cache {
 // what it started.
 type Cache struct {
 	cfg         config
+	fw          Framework
 	b           backend // guarded, unless it is the in-process store
 	leases      leaser  // the backend's leases (guarded), for the fleet's coalescing; nil: none
 	mem         *memstore.Store
@@ -73,7 +74,7 @@ type Cache struct {
 	seed        maphash.Seed
 	clock       func() time.Time // nil: time.Now; tests set it (withClock)
 	app         atomic.Pointer[appInfo]
-	hooked      sync.Map // *fiber.App → struct{}: apps whose Shutdown closes the cache
+	hooked      sync.Map // App → struct{}: apps whose Shutdown closes the cache
 	closed      atomic.Bool
 	closeOnce   sync.Once
 }
@@ -87,7 +88,10 @@ func New(opts ...Option) fiber.Handler {
 // NewCache builds a cache whose Handler is the middleware and whose
 // InvalidateURL and InvalidateRoute work outside requests too. It panics
 // when an option is invalid, saying which.
-func NewCache(opts ...Option) *Cache {
+func NewCache(opts ...Option) *Cache { return newCache(fiberV2{}, opts...) }
+
+// newCache is NewCache in the framework fw.
+func newCache(fw Framework, opts ...Option) *Cache {
 	cfg := defaultConfig()
 	for _, o := range opts {
 		if o != nil {
@@ -98,7 +102,7 @@ func NewCache(opts ...Option) *Cache {
 	if len(cfg.errs) > 0 {
 		panic("fibercache: " + errors.Join(cfg.errs...).Error())
 	}
-	m := &Cache{cfg: cfg, log: logger{cfg.logger}, obs: cfg.obs, seed: maphash.MakeSeed(), clock: cfg.clock}
+	m := &Cache{cfg: cfg, fw: fw, log: logger{cfg.logger}, obs: cfg.obs, seed: maphash.MakeSeed(), clock: cfg.clock}
 	if m.log.l == nil {
 		m.log.l = loggerFromEnv()
 	}
@@ -155,7 +159,9 @@ func NewCache(opts ...Option) *Cache {
 }
 
 // Handler returns the middleware, for app.Use, a group or a route.
-func (m *Cache) Handler() fiber.Handler { return m.serve }
+func (m *Cache) Handler() fiber.Handler {
+	return func(c *fiber.Ctx) error { return m.serve(c) }
+}
 
 // Close stops what NewCache started: background refreshes are waited for
 // (at most 5 s), invalidations still waiting for a storage are tried one
@@ -202,26 +208,26 @@ func (m *Cache) NearBytes() int64 {
 }
 
 // appInfo is what the cache needs of an app's configuration, read once per
-// app (fiber.App.Config copies a large struct).
+// app (Fiber's App.Config copies a large struct).
 type appInfo struct {
-	app           *fiber.App
+	app           App
 	caseSensitive bool
 	strict        bool
 	unescape      bool // UnescapePath: c.Path() is decoded
 	rawHeaders    bool // DisableHeaderNormalizing: header names as sent
 }
 
-func (m *Cache) appInfo(app *fiber.App) *appInfo {
+func (m *Cache) appInfo(app App) *appInfo {
 	if a := m.app.Load(); a != nil && a.app == app {
 		return a
 	}
 	cfg := app.Config()
-	a := &appInfo{app: app, caseSensitive: cfg.CaseSensitive, strict: cfg.StrictRouting, unescape: cfg.UnescapePath, rawHeaders: cfg.DisableHeaderNormalizing}
+	a := &appInfo{app: app, caseSensitive: cfg.CaseSensitive, strict: cfg.StrictRouting, unescape: cfg.UnescapePath, rawHeaders: cfg.RawHeaders}
 	m.app.Store(a)
 	if _, seen := m.hooked.LoadOrStore(app, struct{}{}); !seen {
 		// The app's Shutdown closes the cache: no background refresh or
 		// retried invalidation outlives it.
-		app.Hooks().OnShutdown(m.Close)
+		app.OnShutdown(m.Close)
 	}
 	return a
 }
@@ -231,14 +237,14 @@ func (m *Cache) appInfo(app *fiber.App) *appInfo {
 // is logged (by m's logger, else outer's, else slog.Default(): a request
 // failing for its configuration must not go unseen), and Fiber's error
 // handler gets a plain 500 that wraps it.
-func (m *Cache) duplicate(c *fiber.Ctx, outer *Cache) error {
+func (m *Cache) duplicate(c Ctx, outer *Cache) error {
 	err := duplicateError(c, outer == m)
 	l := cmp.Or(m.log.l, outer.log.l, slog.Default())
-	l.LogAttrs(c.UserContext(), slog.LevelError, "duplicate_caching", requestAttrs(c, slog.String("error", err.Error()))...)
-	return &chainError{err}
+	l.LogAttrs(m.fw.Context(c), slog.LevelError, "duplicate_caching", m.requestAttrs(c, slog.String("error", err.Error()))...)
+	return m.fw.InternalError(err)
 }
 
-func duplicateError(c *fiber.Ctx, same bool) error {
+func duplicateError(c Ctx, same bool) error {
 	how := "another cache.New looks it up too (app.Use or a group, plus one on the route); keep one of them, " +
 		"or make the outer one step aside for these paths (WithNext, a Skip rule, or rules that do not match them)"
 	if same {
@@ -247,23 +253,13 @@ func duplicateError(c *fiber.Ctx, same bool) error {
 	return fmt.Errorf("%w: %s %s: %s", ErrDuplicateCaching, c.Method(), c.Path(), how)
 }
 
-// chainError is what a request that two caches would both look up returns
-// to Fiber's error handler: a 500 (it wraps fiber.ErrInternalServerError)
-// whose text is the status text alone, so that the default error handler
-// does not send the app's configuration to the client. It wraps the
-// detailed error too: errors.Is(err, ErrDuplicateCaching) holds.
-type chainError struct{ detail error }
-
-func (e *chainError) Error() string   { return fiber.ErrInternalServerError.Message }
-func (e *chainError) Unwrap() []error { return []error{fiber.ErrInternalServerError, e.detail} }
-
 // requestTime is when the request arrived: the time fasthttp's server read
 // for it, else now (the clock, in tests).
-func (m *Cache) requestTime(c *fiber.Ctx) int64 {
+func (m *Cache) requestTime(c Ctx) int64 {
 	if m.clock != nil {
 		return m.clock().UnixNano()
 	}
-	if t := c.Context().Time(); !t.IsZero() {
+	if t := m.fw.RequestCtx(c).Time(); !t.IsZero() {
 		return t.UnixNano()
 	}
 	return time.Now().UnixNano()
@@ -277,10 +273,10 @@ func (m *Cache) now() int64 {
 	return time.Now().UnixNano()
 }
 
-// logAttrs are the attributes every request log carries.
-func requestAttrs(c *fiber.Ctx, extra ...slog.Attr) []slog.Attr {
+// requestAttrs are the attributes every request log carries.
+func (m *Cache) requestAttrs(c Ctx, extra ...slog.Attr) []slog.Attr {
 	attrs := append(make([]slog.Attr, 0, 4+len(extra)), slog.String("method", c.Method()), slog.String("url", c.OriginalURL()))
-	if id, ok := c.Locals("requestid").(string); ok && id != "" {
+	if id := m.fw.RequestID(c); id != "" {
 		attrs = append(attrs, slog.String("request_id", id))
 	}
 	return append(attrs, extra...)

@@ -3,7 +3,6 @@ package cache
 import (
 	"bytes"
 
-	"github.com/gofiber/fiber/v2"
 	"github.com/valyala/fasthttp"
 )
 
@@ -30,7 +29,7 @@ const (
 // written, under DisableHeaderNormalizing. Identity otherwise, which is
 // also what compress sends for a body it does not compress.
 func servedEncoding(h *fasthttp.RequestHeader) string {
-	ae := h.Peek(fiber.HeaderAcceptEncoding)
+	ae := h.Peek(fasthttp.HeaderAcceptEncoding)
 	switch {
 	case len(ae) == 0:
 		return encodingIdentity

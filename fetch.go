@@ -8,7 +8,6 @@ import (
 
 	"github.com/fiber-caches/cache/internal/entry"
 	"github.com/fiber-caches/cache/internal/rfc"
-	"github.com/gofiber/fiber/v2"
 	"github.com/valyala/fasthttp"
 )
 
@@ -18,7 +17,7 @@ import (
 // a backend that has one, in every instance sharing the storage (lease.go),
 // and stores what it may. refresh is set for a background refresh
 // (stale-while-revalidate, early refresh).
-func (m *Cache) fetch(c *fiber.Ctx, r *request, stale *entry.Entry, refresh bool) error {
+func (m *Cache) fetch(c Ctx, r *request, stale *entry.Entry, refresh bool) error {
 	h := &c.Request().Header
 	raw := r.app.rawHeaders
 	arrived := time.Now()
@@ -127,7 +126,7 @@ func (m *Cache) fetch(c *fiber.Ctx, r *request, stale *entry.Entry, refresh bool
 
 // lookAgain looks r up once more, and returns the entry found if it
 // answers r fresh.
-func (m *Cache) lookAgain(c *fiber.Ctx, r *request) *entry.Entry {
+func (m *Cache) lookAgain(c Ctx, r *request) *entry.Entry {
 	r.res = lookupResult{}
 	if m.lookup(r, c) != ReasonNone {
 		return nil
@@ -168,7 +167,7 @@ func (s *savedHeaders) restore(h *fasthttp.RequestHeader) {
 // a stale entry served in place of a failure, a stored entry refreshed by
 // a 304. It returns the entry stored for waiting requests, if they may
 // have it, or why it stored nothing (ReasonHandlerError for a failure).
-func (m *Cache) run(c *fiber.Ctx, r *request, stale *entry.Entry, f *flight) (*entry.Entry, []string, Reason, error) {
+func (m *Cache) run(c Ctx, r *request, stale *entry.Entry, f *flight) (*entry.Entry, []string, Reason, error) {
 	req := &c.Request().Header
 	raw := r.app.rawHeaders
 	var rd reqDirectives
@@ -216,7 +215,7 @@ func (m *Cache) run(c *fiber.Ctx, r *request, stale *entry.Entry, f *flight) (*e
 	status := resp.StatusCode()
 	if (herr != nil || status >= 500) && stale != nil && m.staleIfError(stale, r.now, &rd, herr != nil) {
 		if herr == nil {
-			c.Locals(fwdStatusKey{}, status)
+			m.fw.RequestCtx(c).SetUserValue(fwdStatusKey{}, status)
 		}
 		m.resetResponse(c, before)
 		return nil, nil, ReasonHandlerError, m.serveEntry(c, &r.rh, stale, r.now, outcomeStaleError, ReasonNone)
@@ -261,8 +260,8 @@ func (m *Cache) run(c *fiber.Ctx, r *request, stale *entry.Entry, f *flight) (*e
 		if e.FreshUntil != entry.Forever {
 			maxAge = (e.FreshUntil - now) / 1e9
 		}
-		m.log.l.LogAttrs(c.UserContext(), slog.LevelDebug, "store_in_cache",
-			requestAttrs(c, slog.Int64("max_age", maxAge), slog.Any("vary", names), slog.Int("status", e.Status))...)
+		m.log.l.LogAttrs(m.fw.Context(c), slog.LevelDebug, "store_in_cache",
+			m.requestAttrs(c, slog.Int64("max_age", maxAge), slog.Any("vary", names), slog.Int("status", e.Status))...)
 	}
 	if m.answerLive(c, r, e, now, before, o, ReasonNone) {
 		return e, names, ReasonNone, nil
@@ -282,7 +281,7 @@ func (m *Cache) dropRebuilt(r *request) {
 // answerLive answers the client's own validators and Range from e, the
 // entry just made of the handler's response (stored or not), instead of
 // the response itself. It reports whether it did.
-func (m *Cache) answerLive(c *fiber.Ctx, r *request, e *entry.Entry, now int64, before []byte, o outcome, why Reason) bool {
+func (m *Cache) answerLive(c Ctx, r *request, e *entry.Entry, now int64, before []byte, o outcome, why Reason) bool {
 	if e == nil {
 		return false
 	}
@@ -297,20 +296,20 @@ func (m *Cache) answerLive(c *fiber.Ctx, r *request, e *entry.Entry, now int64, 
 
 // notStored counts and logs a response that was not stored (o: a miss
 // or a revalidation).
-func (m *Cache) notStored(c *fiber.Ctx, o outcome, why Reason) {
+func (m *Cache) notStored(c Ctx, o outcome, why Reason) {
 	m.observe(EventMiss, ReasonNone)
 	m.observe(EventNotStored, why)
 	m.setStatus(c, o, why, nil, 0)
 	if m.log.enabled(LevelTrace) {
-		m.log.l.LogAttrs(c.UserContext(), LevelTrace, "response_not_cachable",
-			requestAttrs(c, slog.String("reason", why.String()), slog.Int("status", c.Response().StatusCode()))...)
+		m.log.l.LogAttrs(m.fw.Context(c), LevelTrace, "response_not_cachable",
+			m.requestAttrs(c, slog.String("reason", why.String()), slog.Int("status", c.Response().StatusCode()))...)
 	}
 }
 
 // put stores e through the backend (bounded by the storage timeout when
 // guarded), and reports whether it is stored with its generation and
 // epoch current.
-func (m *Cache) put(c *fiber.Ctx, r *request, e *entry.Entry, names []string) bool {
+func (m *Cache) put(c Ctx, r *request, e *entry.Entry, names []string) bool {
 	if r.res.gen == 0 {
 		return false
 	}
@@ -320,22 +319,22 @@ func (m *Cache) put(c *fiber.Ctx, r *request, e *entry.Entry, names []string) bo
 	}
 	ok, err := m.b.put(ctx, &r.k, e, names)
 	if m.log.enabled(LevelTrace) {
-		attrs := requestAttrs(c, slog.Bool("stored", ok))
+		attrs := m.requestAttrs(c, slog.Bool("stored", ok))
 		if err != nil {
 			attrs = append(attrs, slog.String("error", err.Error()))
 		}
-		m.log.l.LogAttrs(c.UserContext(), LevelTrace, "storage_set", attrs...)
+		m.log.l.LogAttrs(m.fw.Context(c), LevelTrace, "storage_set", attrs...)
 	}
 	return ok && err == nil
 }
 
 // resetResponse empties the response but for the headers that middleware
 // in front of the cache had set (before, as headersBefore records them).
-func (m *Cache) resetResponse(c *fiber.Ctx, before []byte) {
+func (m *Cache) resetResponse(c Ctx, before []byte) {
 	resp := c.Response()
 	resp.ResetBody()
 	resp.Header.Reset()
-	if m.appInfo(c.App()).rawHeaders {
+	if m.appInfo(m.fw.App(c)).rawHeaders {
 		// Reset turns normalizing back on: names would go out canonical.
 		resp.Header.DisableNormalizing()
 	}

@@ -13,7 +13,7 @@ import (
 // returned too (from a goroutine it started, say).
 type CacheHelper struct {
 	m    *Cache
-	app  *fiber.App
+	app  App
 	base reqBase // scheme, host and path of the request
 }
 
@@ -27,13 +27,16 @@ type CacheHelper struct {
 //		return err
 //	}
 //	err = h.InvalidateRoute("user", fiber.Map{"id": id})
-func Helper(c *fiber.Ctx) (*CacheHelper, error) {
+func Helper(c *fiber.Ctx) (*CacheHelper, error) { return helper(c) }
+
+// helper is Helper on any framework's context.
+func helper(c Ctx) (*CacheHelper, error) {
 	m := chainCache(c)
 	if m == nil {
 		return nil, fmt.Errorf("%w: %s %s: add cache.New(...) to the app, group or route in front of this handler, with app.Use(cache.New(...)) for example",
 			ErrMissingCaching, c.Method(), c.Path())
 	}
-	return &CacheHelper{m: m, app: c.App(), base: requestBase(c)}, nil
+	return &CacheHelper{m: m, app: m.fw.App(c), base: requestBase(m.fw, c)}, nil
 }
 
 // Cache returns the cache the helper invalidates through, for use outside
@@ -93,6 +96,11 @@ func (h *CacheHelper) InvalidateURL(rawURL string) error {
 // everything every cache of the process holds is invalidated (see
 // Cache.InvalidateRoute).
 func (h *CacheHelper) InvalidateRoute(name string, params fiber.Map) error {
+	return h.invalidateRoute(name, params)
+}
+
+// invalidateRoute is InvalidateRoute, its parameters in any map.
+func (h *CacheHelper) invalidateRoute(name string, params map[string]any) error {
 	a := h.m.appInfo(h.app)
 	paths, route, whole, err := routePaths(h.app, a, name, params)
 	if err != nil {

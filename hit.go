@@ -6,7 +6,6 @@ import (
 
 	"github.com/fiber-caches/cache/internal/entry"
 	"github.com/fiber-caches/cache/internal/rfc"
-	"github.com/gofiber/fiber/v2"
 	"github.com/valyala/fasthttp"
 )
 
@@ -17,7 +16,7 @@ var strAge = []byte(fasthttp.HeaderAge)
 // or 416 when it asks for a range of a stored 200 (RFC 9110 §14), else e
 // whole. The body is copied into the response: what outer middleware does
 // to it afterwards never reaches the stored entry.
-func (m *Cache) serveEntry(c *fiber.Ctx, rh *reqHeaders, e *entry.Entry, now int64, o outcome, why Reason) error {
+func (m *Cache) serveEntry(c Ctx, rh *reqHeaders, e *entry.Entry, now int64, o outcome, why Reason) error {
 	resp := c.Response()
 	h := &resp.Header
 	nm := notModified(rh, e)
@@ -97,7 +96,7 @@ func notModified(rh *reqHeaders, e *entry.Entry) bool {
 // finishHit adds Age and the cache headers to a response served from e,
 // and counts it: a 304, a fresh or a stale hit (a miss, a revalidation or
 // a follower's answer was counted where it happened).
-func (m *Cache) finishHit(c *fiber.Ctx, e *entry.Entry, now int64, o outcome, why Reason, notModified bool) {
+func (m *Cache) finishHit(c Ctx, e *entry.Entry, now int64, o outcome, why Reason, notModified bool) {
 	h := &c.Response().Header
 	age := e.Age(now) / 1e9
 	var buf [20]byte
@@ -115,6 +114,6 @@ func (m *Cache) finishHit(c *fiber.Ctx, e *entry.Entry, now int64, o outcome, wh
 		m.observe(EventStale, ReasonNone)
 	}
 	if o <= outcomeStaleError && m.log.enabled(slog.LevelDebug) {
-		m.log.l.LogAttrs(c.UserContext(), slog.LevelDebug, "cache_lookup HIT", requestAttrs(c, slog.Int64("age", age), slog.Bool("not_modified", notModified))...)
+		m.log.l.LogAttrs(m.fw.Context(c), slog.LevelDebug, "cache_lookup HIT", m.requestAttrs(c, slog.Int64("age", age), slog.Bool("not_modified", notModified))...)
 	}
 }

@@ -18,7 +18,7 @@ import (
 // path and, on the same host, those of its Location and Content-Location.
 // The safe OPTIONS and TRACE, CONNECT (a tunnel, not a write), error
 // statuses and handler errors invalidate nothing.
-func (m *Cache) passUnsafe(c *fiber.Ctx) error {
+func (m *Cache) passUnsafe(c Ctx) error {
 	m.observe(EventBypass, ReasonMethod)
 	if err := c.Next(); err != nil {
 		return err
@@ -30,8 +30,8 @@ func (m *Cache) passUnsafe(c *fiber.Ctx) error {
 	if s := c.Response().StatusCode(); s < 200 || s >= 400 {
 		return nil
 	}
-	a := m.appInfo(c.App())
-	host := c.Hostname()
+	a := m.appInfo(m.fw.App(c))
+	host := m.fw.Host(c)
 	self := pathMaterial(host, c.Path(), a)
 	m.invalidatePaths(c, self)
 	done := [][]byte{self}
@@ -41,7 +41,7 @@ func (m *Cache) passUnsafe(c *fiber.Ctx) error {
 			continue
 		}
 		if base == nil {
-			b := requestBase(c)
+			b := requestBase(m.fw, c)
 			base = &b
 		}
 		_, refHost, path, err := base.resolve(string(v))
@@ -80,7 +80,7 @@ func pathMaterial(host, path string, a *appInfo) []byte {
 // cannot reach its storage now is kept and retried until it lands, and
 // meanwhile the path is not served from that cache here: it is never
 // lost, so it returns no error for it.
-func (m *Cache) invalidatePaths(c *fiber.Ctx, path []byte) {
+func (m *Cache) invalidatePaths(c Ctx, path []byte) {
 	for _, x := range everyCache(m) {
 		x.invalidateOwn(path)
 	}
@@ -92,7 +92,7 @@ func (m *Cache) invalidatePaths(c *fiber.Ctx, path []byte) {
 		}
 		attrs := []slog.Attr{slog.String("dropped", what)}
 		if c != nil {
-			attrs = requestAttrs(c, attrs...)
+			attrs = m.requestAttrs(c, attrs...)
 		}
 		m.log.log(slog.LevelDebug, "invalidate", attrs...)
 	}
@@ -125,7 +125,7 @@ func (m *Cache) invalidateOwn(path []byte) {
 // for clients' requests of path (a path as written: see clientPaths),
 // except those whose material is in done; it returns done with them
 // added.
-func (m *Cache) invalidateClientPaths(c *fiber.Ctx, host, path string, a *appInfo, done [][]byte) [][]byte {
+func (m *Cache) invalidateClientPaths(c Ctx, host, path string, a *appInfo, done [][]byte) [][]byte {
 	for _, p := range clientPaths(path, a) {
 		done = m.invalidateOnce(c, pathMaterial(host, p, a), done)
 	}
@@ -134,7 +134,7 @@ func (m *Cache) invalidateClientPaths(c *fiber.Ctx, host, path string, a *appInf
 
 // invalidateOnce invalidates the path record of material unless it is in
 // done, and returns done with it.
-func (m *Cache) invalidateOnce(c *fiber.Ctx, material []byte, done [][]byte) [][]byte {
+func (m *Cache) invalidateOnce(c Ctx, material []byte, done [][]byte) [][]byte {
 	for _, d := range done {
 		if bytes.Equal(d, material) {
 			return done
@@ -196,6 +196,11 @@ func (m *Cache) InvalidateRoute(app *fiber.App, baseURL, name string, params fib
 	if app == nil {
 		return fmt.Errorf("fibercache: InvalidateRoute(%q): app is nil; pass the *fiber.App the route is registered on", name)
 	}
+	return m.invalidateRoute(v2App{app}, baseURL, name, params)
+}
+
+// invalidateRoute is InvalidateRoute on any framework's app.
+func (m *Cache) invalidateRoute(app App, baseURL, name string, params map[string]any) error {
 	_, host, basePath, err := reqBase{}.resolve(baseURL)
 	switch {
 	case err != nil && !absoluteURL(baseURL):
@@ -223,8 +228,8 @@ func (m *Cache) InvalidateRoute(app *fiber.App, baseURL, name string, params fib
 // invalidateWholeRoute invalidates every URL of route (InvalidateRoute
 // with a required parameter missing): its tag, which every response of
 // the route carries, in every cache of the process and on every instance.
-func (m *Cache) invalidateWholeRoute(route fiber.Route) {
-	m.invalidateTags([]string{routeTag(route.Path)}, false)
+func (m *Cache) invalidateWholeRoute(routePath string) {
+	m.invalidateTags([]string{routeTag(routePath)}, false)
 }
 
 // InvalidateAll makes everything stored in this cache's namespace (its

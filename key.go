@@ -7,7 +7,6 @@ import (
 	"unsafe"
 
 	"github.com/fiber-caches/cache/internal/rfc"
-	"github.com/gofiber/fiber/v2"
 	"github.com/valyala/fasthttp"
 )
 
@@ -56,19 +55,24 @@ func (k *keys) full() []byte { return k.buf }
 // build fills k for the request in c. It returns false when the request
 // must bypass the cache (an absolute-form target naming another host than
 // the Host header). rh must have scanned the request: the effective host
-// and the scheme are what c.Hostname() and c.Protocol() return, read from
-// rh's one pass instead of two more passes over the headers.
-func (m *Cache) buildKeys(c *fiber.Ctx, a *appInfo, rh *reqHeaders, k *keys) bool {
+// and the scheme are what the framework's Host and Scheme return; under
+// Fiber v2 they are read from rh's one pass instead of two more passes
+// over the headers.
+func (m *Cache) buildKeys(c Ctx, a *appInfo, rh *reqHeaders, k *keys) bool {
 	req := c.Request()
 	h := &req.Header
 	u := req.URI()
-	trusted := c.IsProxyTrusted()
+	v2 := m.fw.FiberV2Headers()
+	trusted := v2 && m.fw.ProxyTrusted(c)
 	k.ignore = m.cfg.cookieIgnore
 	b := append(k.buf[:0], keyVersion...)
 	b = append(b, 0)
-	if hostname := rh.fwdHost; trusted && len(hostname) > 0 {
-		b = appendLower(b, hostname) // c.Hostname(): X-Forwarded-Host
-	} else {
+	switch {
+	case !v2:
+		b = appendLower(b, m.fw.Host(c))
+	case trusted && len(rh.fwdHost) > 0:
+		b = appendLower(b, rh.fwdHost) // c.Hostname(): X-Forwarded-Host
+	default:
 		b = appendLower(b, u.Host())
 	}
 	b = append(b, 0)
@@ -76,8 +80,10 @@ func (m *Cache) buildKeys(c *fiber.Ctx, a *appInfo, rh *reqHeaders, k *keys) boo
 	k.pathLen = len(b)
 
 	b = append(b, 0)
-	switch { // c.Protocol()
-	case c.Context().IsTLS():
+	switch { // Fiber v2's c.Protocol()
+	case !v2:
+		b = append(b, m.fw.Scheme(c)...)
+	case m.fw.RequestCtx(c).IsTLS():
 		b = append(b, "https"...)
 	case trusted && rh.scheme != nil:
 		b = append(b, rh.scheme...)

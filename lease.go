@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/fiber-caches/cache/internal/entry"
-	"github.com/gofiber/fiber/v2"
 )
 
 // Coalescing across the instances that share a storage (the fleet).
@@ -189,7 +188,7 @@ const (
 // and fleetHit it returns the entry to serve, found valid and fresh by a
 // lookup made after f stopped taking followers. followed is set for a
 // request that waited for a leader of its process already.
-func (m *Cache) fleet(c *fiber.Ctx, r *request, f *flight, refresh, followed bool, arrived time.Time) (fleetOutcome, *entry.Entry) {
+func (m *Cache) fleet(c Ctx, r *request, f *flight, refresh, followed bool, arrived time.Time) (fleetOutcome, *entry.Entry) {
 	l := m.leases.leaseFor(&r.k, leaseLife(m.cfg.coalesceWait))
 	r.lease = l
 	seen := r.res.entry // what the lookup found, usable or not
@@ -233,7 +232,7 @@ func (m *Cache) fleet(c *fiber.Ctx, r *request, f *flight, refresh, followed boo
 // followFleet waits, as a fleet follower, for the lease held by another
 // instance to go (see the top of this file), at most WithCoalesceWait from
 // the request's arrival.
-func (m *Cache) followFleet(c *fiber.Ctx, r *request, f *flight, arrived time.Time) (fleetOutcome, *entry.Entry) {
+func (m *Cache) followFleet(c Ctx, r *request, f *flight, arrived time.Time) (fleetOutcome, *entry.Entry) {
 	l := r.lease
 	deadline := arrived.Add(m.cfg.coalesceWait)
 	delay := pollFirst

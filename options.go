@@ -31,7 +31,7 @@ type Option func(*config)
 type config struct {
 	ttl            time.Duration // < 0: not given, entries are kept until invalidated
 	clientTTL      time.Duration // < 0: not given (the TTL if given, else 0)
-	storage        fiber.Storage // nil: the in-process default
+	storage        Storage       // nil: the in-process default
 	logger         *slog.Logger  // nil: from FIBER_CACHES_LOG_LEVEL, else silent
 	rules          []Rule
 	cacheHeader    string
@@ -58,8 +58,8 @@ type config struct {
 	nearMemory     int           // WithNearCache; 0: no near tier
 	nearLag        time.Duration // WithNearCacheLag; 0: strict
 	nearLagSet     bool
-	keyFunc        func(c *fiber.Ctx, key []byte) []byte
-	next           func(c *fiber.Ctx) bool
+	keyFunc        func(c Ctx, key []byte) []byte
+	next           func(c Ctx) bool
 	clock          func() time.Time
 	errs           []error
 }
@@ -109,7 +109,10 @@ func WithTTL(d time.Duration) Option {
 // WithStorage stores responses in s, any fiber.Storage (for example
 // github.com/gofiber/storage/redis/v3), in a compact binary format. Without
 // it, responses are kept in a bounded in-process store (see WithMaxMemory).
-func WithStorage(s fiber.Storage) Option {
+func WithStorage(s fiber.Storage) Option { return withStorage(s) }
+
+// withStorage is WithStorage for any framework's storages.
+func withStorage(s Storage) Option {
 	return func(c *config) {
 		if s == nil {
 			c.errs = append(c.errs, fmt.Errorf("WithStorage(nil): pass a fiber.Storage, or leave the option out for the in-process store"))
@@ -492,6 +495,14 @@ func WithQuerySort() Option {
 //		return append(key, c.Get("X-Tenant")...)
 //	})
 func WithKeyFunc(f func(c *fiber.Ctx, key []byte) []byte) Option {
+	if f == nil {
+		return withKeyFunc(nil)
+	}
+	return withKeyFunc(func(c Ctx, key []byte) []byte { return f(c.(*fiber.Ctx), key) })
+}
+
+// withKeyFunc is WithKeyFunc on any framework's context.
+func withKeyFunc(f func(c Ctx, key []byte) []byte) Option {
 	return func(c *config) { c.keyFunc = f }
 }
 
@@ -500,6 +511,14 @@ func WithKeyFunc(f func(c *fiber.Ctx, key []byte) []byte) Option {
 // cache further in the chain (a group's, a route's) may handle them.
 // Unsafe requests still invalidate.
 func WithNext(f func(c *fiber.Ctx) bool) Option {
+	if f == nil {
+		return withNext(nil)
+	}
+	return withNext(func(c Ctx) bool { return f(c.(*fiber.Ctx)) })
+}
+
+// withNext is WithNext on any framework's context.
+func withNext(f func(c Ctx) bool) Option {
 	return func(c *config) { c.next = f }
 }
 

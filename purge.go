@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/valyala/fasthttp"
 )
 
 // maxPurgeItems bounds the tags plus URLs one purge request may name.
@@ -47,45 +48,61 @@ type PurgeResult struct {
 // nothing. An invalidation that cannot reach the storage now is kept and
 // retried (the instance serves none of it meanwhile): still a 200.
 func (m *Cache) PurgeHandler() fiber.Handler {
-	return func(c *fiber.Ctx) error {
-		req, err := purgeRequest(c)
-		if err == nil {
-			err = m.checkPurge(c, req)
-		}
-		if err != nil {
-			return c.Status(fiber.StatusBadRequest).JSON(fiber.Map{"error": err.Error()})
-		}
-		h := &CacheHelper{m: m, app: c.App(), base: requestBase(c)}
-		for _, u := range req.URLs {
-			if err := h.InvalidateURL(u); err != nil {
-				return err // checked above: cannot happen
-			}
-		}
-		if req.Soft {
-			err = m.ExpireTags(req.Tags...)
-		} else {
-			err = m.InvalidateTags(req.Tags...)
-		}
-		if err == nil && req.All {
-			err = m.InvalidateAll()
-		}
-		if err != nil {
-			return err
-		}
-		c.Set(fiber.HeaderCacheControl, "no-store")
-		return c.JSON(PurgeResult{Tags: len(req.Tags), URLs: len(req.URLs), All: req.All, Soft: req.Soft})
+	return func(c *fiber.Ctx) error { return m.purge(c) }
+}
+
+// purge serves one purge request (PurgeHandler).
+func (m *Cache) purge(c Ctx) error {
+	req, err := purgeRequest(c)
+	if err == nil {
+		err = m.checkPurge(c, req)
 	}
+	if err != nil {
+		return writeJSON(c, fasthttp.StatusBadRequest, map[string]string{"error": err.Error()})
+	}
+	h := &CacheHelper{m: m, app: m.fw.App(c), base: requestBase(m.fw, c)}
+	for _, u := range req.URLs {
+		if err := h.InvalidateURL(u); err != nil {
+			return err // checked above: cannot happen
+		}
+	}
+	if req.Soft {
+		err = m.ExpireTags(req.Tags...)
+	} else {
+		err = m.InvalidateTags(req.Tags...)
+	}
+	if err == nil && req.All {
+		err = m.InvalidateAll()
+	}
+	if err != nil {
+		return err
+	}
+	return writeJSON(c, fasthttp.StatusOK, PurgeResult{Tags: len(req.Tags), URLs: len(req.URLs), All: req.All, Soft: req.Soft})
+}
+
+// writeJSON answers c with status and v in JSON, never to be stored.
+func writeJSON(c Ctx, status int, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	resp := c.Response()
+	resp.SetStatusCode(status)
+	resp.Header.SetContentType("application/json")
+	resp.Header.Set(fasthttp.HeaderCacheControl, "no-store")
+	resp.SetBody(b)
+	return nil
 }
 
 // purgeRequest reads a purge request from c's JSON body or query.
-func purgeRequest(c *fiber.Ctx) (PurgeRequest, error) {
+func purgeRequest(c Ctx) (PurgeRequest, error) {
 	var req PurgeRequest
-	if len(c.Body()) > 0 {
-		if err := json.Unmarshal(c.Body(), &req); err != nil {
+	if body := c.Request().Body(); len(body) > 0 {
+		if err := json.Unmarshal(body, &req); err != nil {
 			return req, fmt.Errorf("the body is not a JSON purge request (tags, urls, all, soft): %v", err)
 		}
 	}
-	args := c.Context().QueryArgs()
+	args := c.Request().URI().QueryArgs()
 	for _, v := range args.PeekMulti("tag") {
 		req.Tags = append(req.Tags, string(v))
 	}
@@ -99,7 +116,7 @@ func purgeRequest(c *fiber.Ctx) (PurgeRequest, error) {
 
 // checkPurge returns what makes req impossible to carry out whole, if
 // anything: so that a purge happens entirely or not at all.
-func (m *Cache) checkPurge(c *fiber.Ctx, req PurgeRequest) error {
+func (m *Cache) checkPurge(c Ctx, req PurgeRequest) error {
 	switch n := len(req.Tags) + len(req.URLs); {
 	case n == 0 && !req.All:
 		return errors.New("nothing to purge: name tags, urls, or all")
@@ -111,7 +128,7 @@ func (m *Cache) checkPurge(c *fiber.Ctx, req PurgeRequest) error {
 	if err := checkTags("purge", req.Tags); err != nil {
 		return err
 	}
-	base := requestBase(c)
+	base := requestBase(m.fw, c)
 	for _, u := range req.URLs {
 		if u == "" {
 			return errors.New("an empty URL: name a path such as /users/42 or a full URL")

@@ -7,7 +7,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/gofiber/fiber/v2"
 	"github.com/valyala/fasthttp"
 )
 
@@ -29,7 +28,7 @@ type refreshes struct {
 // the background, through the app's whole chain (middleware in front of
 // the cache included), so that the stale entry just served is replaced.
 // Concurrent requests for the same entry start one refresh.
-func (m *Cache) refreshInBackground(c *fiber.Ctx, r *request) {
+func (m *Cache) refreshInBackground(c Ctx, r *request) {
 	key := string(r.k.full())
 	rs := &m.refreshes
 	rs.mu.Lock()
@@ -44,17 +43,15 @@ func (m *Cache) refreshInBackground(c *fiber.Ctx, r *request) {
 	rs.wg.Add(1)
 	rs.mu.Unlock()
 
-	handler := c.App().Server().Handler
-	if handler == nil {
-		handler = c.App().Handler()
-	}
+	handler := m.fw.App(c).Handler()
 	// The refresh sees the request as the handler saw it: the same
 	// headers, the same remote address, and TLS when it came over TLS (so
-	// c.Protocol(), hence the key, is the same).
+	// the scheme, hence the key, is the same).
+	rctx := m.fw.RequestCtx(c)
 	fctx := new(fasthttp.RequestCtx)
-	var conn net.Conn = refreshConn{remote: c.Context().RemoteAddr(), local: c.Context().LocalAddr()}
-	if c.Context().IsTLS() {
-		conn = refreshTLSConn{refreshConn: conn.(refreshConn), state: *c.Context().TLSConnectionState()}
+	var conn net.Conn = refreshConn{remote: rctx.RemoteAddr(), local: rctx.LocalAddr()}
+	if rctx.IsTLS() {
+		conn = refreshTLSConn{refreshConn: conn.(refreshConn), state: *rctx.TLSConnectionState()}
 	}
 	fctx.Init2(conn, nil, false)
 	c.Request().CopyTo(&fctx.Request)

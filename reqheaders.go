@@ -4,7 +4,6 @@ import (
 	"bytes"
 
 	"github.com/fiber-caches/cache/internal/rfc"
-	"github.com/gofiber/fiber/v2"
 	"github.com/valyala/fasthttp"
 )
 
@@ -79,7 +78,7 @@ func (rh *reqHeaders) scan(h *fasthttp.RequestHeader) {
 				rh.single(&rh.ifRange, v, lineIfRange, &seen)
 			}
 		case 12:
-			if string(k) == fiber.HeaderXUrlScheme {
+			if string(k) == "X-Url-Scheme" {
 				rh.scheme = v
 			}
 		case 13:
@@ -91,7 +90,7 @@ func (rh *reqHeaders) scan(h *fasthttp.RequestHeader) {
 			}
 		case 15:
 			switch {
-			case string(k) == fiber.HeaderXForwardedSsl && bytes.Equal(v, strOn):
+			case string(k) == "X-Forwarded-Ssl" && bytes.Equal(v, strOn):
 				rh.scheme = strHTTPS
 			case rfc.EqualFold(k, "accept-encoding"):
 				rh.ae = append(rh.ae, v...) // rare to repeat; joined for acceptsCoding
@@ -100,7 +99,7 @@ func (rh *reqHeaders) scan(h *fasthttp.RequestHeader) {
 		case 16:
 			if rfc.EqualFold(k, "x-forwarded-host") {
 				rh.anyFwdHost = true
-				if !rh.fwdHostSeen && string(k) == fiber.HeaderXForwardedHost {
+				if !rh.fwdHostSeen && string(k) == fasthttp.HeaderXForwardedHost {
 					rh.fwdHostSeen = true
 					rh.fwdHost = v
 					if i := bytes.IndexByte(v, ','); i >= 0 {
@@ -112,11 +111,11 @@ func (rh *reqHeaders) scan(h *fasthttp.RequestHeader) {
 			switch {
 			case rfc.EqualFold(k, "if-modified-since"):
 				rh.single(&rh.ims, v, lineIMS, &seen)
-			case string(k) == fiber.HeaderXForwardedProto:
+			case string(k) == "X-Forwarded-Proto":
 				rh.scheme = upToComma(v)
 			}
 		case 20:
-			if string(k) == fiber.HeaderXForwardedProtocol {
+			if string(k) == "X-Forwarded-Protocol" {
 				rh.scheme = upToComma(v)
 			}
 		}

@@ -5,7 +5,6 @@ import (
 
 	"github.com/fiber-caches/cache/internal/entry"
 	"github.com/fiber-caches/cache/internal/rfc"
-	"github.com/gofiber/fiber/v2"
 	"github.com/valyala/fasthttp"
 )
 
@@ -18,7 +17,7 @@ import (
 // and told to clients exactly as a fresh response is: the 304 may say
 // private, no-store or Set-Cookie, and what clients are promised is what
 // the cache decides now, not what it decided before.
-func (m *Cache) rebuild(c *fiber.Ctx, stale *entry.Entry, before []byte) {
+func (m *Cache) rebuild(c Ctx, stale *entry.Entry, before []byte) {
 	resp := c.Response()
 	// The 304's fields, but those describing a body it does not have
 	// (RFC 9111 §3.2: they are not updated) and the hop-by-hop ones.

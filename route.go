@@ -7,10 +7,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-
-	"github.com/gofiber/fiber/v2"
-	"github.com/gofiber/fiber/v2/utils"
-	"github.com/valyala/fasthttp"
 )
 
 // Filling a Fiber route template: InvalidateRoute names a URL by its route
@@ -40,31 +36,26 @@ import (
 // names, or whole when a required parameter is missing, so that the
 // route's every URL is meant. An unknown name, a parameter name the route
 // does not have, and a value that cannot be that parameter are errors.
-func routePaths(app *fiber.App, a *appInfo, name string, params fiber.Map) (paths []string, route fiber.Route, whole bool, err error) {
+func routePaths(app App, a *appInfo, name string, params map[string]any) (paths []string, routePath string, whole bool, err error) {
 	if name == "" {
-		return nil, route, false, errors.New("fibercache: InvalidateRoute: the route name is empty; pass the name given to the route with .Name(...); nothing was invalidated")
+		return nil, "", false, errors.New("fibercache: InvalidateRoute: the route name is empty; pass the name given to the route with .Name(...); nothing was invalidated")
 	}
-	route = app.GetRoute(name)
-	if route.Name != name || route.Path == "" {
-		return nil, route, false, unknownRoute(app, name)
+	routePath, ok := app.Route(name)
+	if !ok {
+		return nil, "", false, unknownRoute(app, name)
 	}
-	paths, missing, err := fillRoute(route.Path, params, a)
+	paths, missing, err := fillRoute(app, routePath, params, a)
 	if err != nil {
-		return nil, route, false, fmt.Errorf("fibercache: InvalidateRoute(%q): route %s: %w; nothing was invalidated", name, route.Path, err)
+		return nil, "", false, fmt.Errorf("fibercache: InvalidateRoute(%q): route %s: %w; nothing was invalidated", name, routePath, err)
 	}
-	return paths, route, len(missing) > 0, nil
+	return paths, routePath, len(missing) > 0, nil
 }
 
 // unknownRoute is the error for a route name app does not have: it names
 // the routes whose names come close, a group's Name prefix first
 // ("api.products" for "products").
-func unknownRoute(app *fiber.App, name string) error {
-	var names []string
-	for _, r := range app.GetRoutes() {
-		if r.Name != "" && !slices.Contains(names, r.Name) {
-			names = append(names, r.Name)
-		}
-	}
+func unknownRoute(app App, name string) error {
+	names := app.RouteNames()
 	msg := fmt.Sprintf("fibercache: InvalidateRoute: no route is named %q", name)
 	if len(names) == 0 {
 		return errors.New(msg + "; the app has no named route: name one with app.Get(path, handler).Name(name); nothing was invalidated")
@@ -235,7 +226,7 @@ func constraintEnd(path string, open int) int {
 // c.Params matches them ("*" is "*1", "+" is "+1"; another case matches
 // unless the app is CaseSensitive) and returns the values by name, nil
 // ones left out. A key the route has no parameter for is an error.
-func bindParams(names []string, params fiber.Map, caseSensitive bool) (map[string]string, error) {
+func bindParams(names []string, params map[string]any, caseSensitive bool) (map[string]string, error) {
 	keys := make([]string, 0, len(params))
 	for k := range params {
 		keys = append(keys, k)
@@ -249,7 +240,7 @@ func bindParams(names []string, params fiber.Map, caseSensitive bool) (map[strin
 			key += "1"
 		}
 		i := slices.IndexFunc(names, func(n string) bool {
-			return n == key || !caseSensitive && utils.EqualFold(n, key) // as c.Params
+			return n == key || !caseSensitive && asciiEqualFold(n, key) // as c.Params
 		})
 		if i < 0 {
 			return nil, unknownParam(k, names, caseSensitive)
@@ -302,17 +293,17 @@ func paramString(v any) (string, bool) {
 // without the slash before it, when the router takes both), or the
 // required parameters params lacks. See the top of this file for how a
 // value is read.
-func fillRoute(pattern string, params fiber.Map, a *appInfo) (paths, missing []string, err error) {
-	r := newRouter(pattern, a)
+func fillRoute(app App, pattern string, params map[string]any, a *appInfo) (paths, missing []string, err error) {
+	r := app.NewRouter(pattern)
 	occ := parsePattern(pattern)
 	names := make([]string, len(occ))
 	for i, p := range occ {
 		names[i] = p.name
 	}
-	if !slices.Equal(names, r.params) {
-		return nil, nil, fmt.Errorf("fibercache reads its parameters as %q, Fiber as %q: name the URL with InvalidateURL instead", names, r.params)
+	if !slices.Equal(names, r.Params()) {
+		return nil, nil, fmt.Errorf("fibercache reads its parameters as %q, Fiber as %q: name the URL with InvalidateURL instead", names, r.Params())
 	}
-	values, err := bindParams(r.params, params, a.caseSensitive)
+	values, err := bindParams(r.Params(), params, a.caseSensitive)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -364,18 +355,18 @@ func fillRoute(pattern string, params fiber.Map, a *appInfo) (paths, missing []s
 		if a.unescape {
 			target = requestTarget(filled)
 		}
-		got, ok := r.route(target)
+		gotPath, gotParams, ok := r.Route(target)
 		switch {
 		case !ok:
 			if firstErr == nil {
 				firstErr = fmt.Errorf("Fiber routes no request for %q to it: a value breaks a constraint of its parameter, or holds what ends it in the route", target)
 			}
-		case !maps.Equal(got.params, want):
+		case !maps.Equal(gotParams, want):
 			if firstErr == nil {
-				firstErr = fmt.Errorf("Fiber routes %q to it with %s, not %s: a value holding what follows its parameter in the route is cut there", target, describeParams(r.params, got.params), describeParams(r.params, want))
+				firstErr = fmt.Errorf("Fiber routes %q to it with %s, not %s: a value holding what follows its parameter in the route is cut there", target, describeParams(r.Params(), gotParams), describeParams(r.Params(), want))
 			}
-		case !slices.Contains(paths, got.path):
-			paths = append(paths, got.path)
+		case !slices.Contains(paths, gotPath):
+			paths = append(paths, gotPath)
 		}
 	}
 	if len(paths) == 0 {
@@ -440,50 +431,23 @@ func checkDotSegments(path string, unescape bool) error {
 	return nil
 }
 
-// A router routes paths as an app with a's routing options does: Fiber's
-// own router, in an app of its own that holds one route.
-type router struct {
-	serve  fasthttp.RequestHandler // the app's
-	params []string                // the route's parameter names, as c.Params names them
-	got    routed
-	ok     bool
-}
-
-// routed is what the router found for a request: c.Path() and c.Params.
-type routed struct {
-	path   string
-	params map[string]string
-}
-
-func newRouter(pattern string, a *appInfo) *router {
-	app := fiber.New(fiber.Config{
-		CaseSensitive: a.caseSensitive,
-		StrictRouting: a.strict,
-		UnescapePath:  a.unescape,
-	})
-	r := &router{}
-	app.Get(pattern, func(c *fiber.Ctx) error {
-		r.ok = true
-		r.got = routed{path: strings.Clone(c.Path()), params: make(map[string]string, len(r.params))}
-		for _, n := range r.params {
-			if _, seen := r.got.params[n]; !seen {
-				r.got.params[n] = strings.Clone(c.Params(n))
-			}
+// asciiEqualFold reports whether a and b are equal, ASCII letters
+// compared case-insensitively (as Fiber compares parameter names).
+func asciiEqualFold(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
 		}
-		return nil
-	}).Name("r")
-	r.params = app.GetRoute("r").Params
-	r.serve = app.Handler()
-	return r
-}
-
-// route routes a GET of target (a path as sent) and returns what the
-// route's handler saw, or false when the route does not take it.
-func (r *router) route(target string) (routed, bool) {
-	var ctx fasthttp.RequestCtx
-	ctx.Request.Header.SetMethod(fiber.MethodGet)
-	ctx.Request.SetRequestURI(target)
-	r.ok, r.got = false, routed{}
-	r.serve(&ctx)
-	return r.got, r.ok
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
 }

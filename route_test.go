@@ -115,7 +115,7 @@ func TestFillRoute(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			paths, missing, err := fillRoute(tc.pattern, tc.params, tc.a)
+			paths, missing, err := fillRoute(appFor(tc.a), tc.pattern, tc.params, tc.a)
 			if tc.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.err) {
 					t.Fatalf("fillRoute(%q, %v) = %q, %v, %v; want an error with %q", tc.pattern, tc.params, paths, missing, err, tc.err)
@@ -145,12 +145,12 @@ func TestUnknownRouteSuggests(t *testing.T) {
 		{"nope", `no route is named "nope" among the app's 4 route names`, "did you mean"},
 	}
 	for _, tc := range cases {
-		err := unknownRoute(app, tc.name)
+		err := unknownRoute(v2App{app}, tc.name)
 		if !strings.Contains(err.Error(), tc.want) || tc.not != "" && strings.Contains(err.Error(), tc.not) {
 			t.Errorf("%q: %v; want it to say %q", tc.name, err, tc.want)
 		}
 	}
-	if err := unknownRoute(fiber.New(), "x"); !strings.Contains(err.Error(), "no named route") {
+	if err := unknownRoute(v2App{fiber.New()}, "x"); !strings.Contains(err.Error(), "no named route") {
 		t.Errorf("an app without names: %v", err)
 	}
 }
@@ -219,7 +219,7 @@ func FuzzFillRoute(f *testing.F) {
 			}
 		}
 		first := occ[0].name
-		paths, missing, err := fillRoute(pattern, params, w.a)
+		paths, missing, err := fillRoute(appFor(w.a), pattern, params, w.a)
 		plain := v != "" && !strings.ContainsAny(v, "/\x00\r\n") && !isDots(v, unescape)
 		if err != nil {
 			if plain && (pattern == "/u/:id" || pattern == "/f/*") {
@@ -305,4 +305,15 @@ func fuzzEncode(p string) string {
 // fuzzDecode decodes every valid %XX of s.
 func fuzzDecode(s string) string {
 	return string(fasthttp.AppendUnquotedArg(nil, []byte(strings.ReplaceAll(s, "+", "%2B"))))
+}
+
+// appFor returns a Fiber v2 app with a's routing options.
+func appFor(a *appInfo) App {
+	return v2App{fiber.New(fiber.Config{CaseSensitive: a.caseSensitive, StrictRouting: a.strict, UnescapePath: a.unescape})}
+}
+
+// routed is what a route's handler saw: c.Path() and c.Params.
+type routed struct {
+	path   string
+	params map[string]string
 }

@@ -7,7 +7,7 @@ import (
 	"sync"
 
 	"github.com/fiber-caches/cache/internal/entry"
-	"github.com/gofiber/fiber/v2"
+	"github.com/valyala/fasthttp"
 )
 
 // request is the state of one cacheable request, pooled so that a hit
@@ -45,7 +45,7 @@ func (r *request) release() {
 // a 304 or a stale answer (serve.go, hit.go); or the handler's run,
 // coalesced with identical ones, then the decision to store (fetch.go,
 // admit.go).
-func (m *Cache) serve(c *fiber.Ctx) error {
+func (m *Cache) serve(c Ctx) error {
 	prev := c.Locals(localsKey{})
 	h := &c.Request().Header
 	head := h.IsHead()
@@ -55,7 +55,7 @@ func (m *Cache) serve(c *fiber.Ctx) error {
 			// cache of the process: once is enough.
 			return c.Next()
 		}
-		c.Locals(localsKey{}, inChain{m})
+		m.fw.RequestCtx(c).SetUserValue(localsKey{}, inChain{m})
 		return m.passUnsafe(c)
 	}
 	a, why := m.stepAside(c)
@@ -63,14 +63,14 @@ func (m *Cache) serve(c *fiber.Ctx) error {
 		// Not looked up here, so a cache further in may: Helper finds that
 		// one, or this one (the outermost) if none looks it up.
 		if prev == nil {
-			c.Locals(localsKey{}, asideChain{m})
+			m.fw.RequestCtx(c).SetUserValue(localsKey{}, asideChain{m})
 		}
 		return m.bypass(c, why)
 	}
 	if outer, ok := prev.(inChain); ok {
 		return m.duplicate(c, outer.m)
 	}
-	c.Locals(localsKey{}, inChain{m})
+	m.fw.RequestCtx(c).SetUserValue(localsKey{}, inChain{m}) // Locals: a setter through Ctx would allocate its variadic value
 	refresh := c.Locals(refreshKey{}) != nil
 
 	r := requestPool.Get().(*request)
@@ -124,7 +124,7 @@ func (m *Cache) serve(c *fiber.Ctx) error {
 		return m.gatewayTimeout(c)
 	}
 	if m.log.enabled(slog.LevelDebug) {
-		m.log.l.LogAttrs(c.UserContext(), slog.LevelDebug, "cache_lookup MISS", requestAttrs(c)...)
+		m.log.l.LogAttrs(m.fw.Context(c), slog.LevelDebug, "cache_lookup MISS", m.requestAttrs(c)...)
 	}
 	return m.fetch(c, r, stale, refresh)
 }
@@ -132,7 +132,7 @@ func (m *Cache) serve(c *fiber.Ctx) error {
 // stepAside returns why m does not look up c's GET or HEAD at all (the
 // cache is closed, caching is off, WithNext says so, no rule can match the
 // path), or ReasonNone and the app's configuration when it does.
-func (m *Cache) stepAside(c *fiber.Ctx) (*appInfo, Reason) {
+func (m *Cache) stepAside(c Ctx) (*appInfo, Reason) {
 	switch {
 	case m.closed.Load():
 		return nil, ReasonClosed
@@ -141,7 +141,7 @@ func (m *Cache) stepAside(c *fiber.Ctx) (*appInfo, Reason) {
 	case m.cfg.next != nil && m.cfg.next(c):
 		return nil, ReasonSkip
 	}
-	a := m.appInfo(c.App())
+	a := m.appInfo(m.fw.App(c))
 	if !m.cfg.mayCache(c.Path(), a) {
 		return nil, ReasonNoRule
 	}
@@ -151,7 +151,7 @@ func (m *Cache) stepAside(c *fiber.Ctx) (*appInfo, Reason) {
 // lookup reads the path record and the entry for r, creating the path
 // record if absent (a store may follow). It returns why the cache cannot
 // answer r from the store (ReasonNone: it can).
-func (m *Cache) lookup(r *request, c *fiber.Ctx) Reason {
+func (m *Cache) lookup(r *request, c Ctx) Reason {
 	h := &c.Request().Header
 	err := m.b.lookup(context.Background(), &r.k, h, r.app.rawHeaders, true, &r.res)
 	switch err {
@@ -177,23 +177,23 @@ func (m *Cache) lookup(r *request, c *fiber.Ctx) Reason {
 
 // traceLookup logs, at LevelTrace, the key material and what the storage
 // returned for it.
-func (m *Cache) traceLookup(c *fiber.Ctx, r *request, err error) {
+func (m *Cache) traceLookup(c Ctx, r *request, err error) {
 	if !m.log.enabled(LevelTrace) {
 		return
 	}
-	attrs := requestAttrs(c, slog.String("path_key", describePath(r.k.path())), slog.String("key", describeKey(r.k.full())),
+	attrs := m.requestAttrs(c, slog.String("path_key", describePath(r.k.path())), slog.String("key", describeKey(r.k.full())),
 		slog.Any("vary", r.res.names), slog.Bool("path_created", r.res.created), slog.Bool("found", r.res.entry != nil))
 	if err != nil {
 		attrs = append(attrs, slog.String("error", err.Error()))
 	}
-	m.log.l.LogAttrs(c.UserContext(), LevelTrace, "storage_get", attrs...)
+	m.log.l.LogAttrs(m.fw.Context(c), LevelTrace, "storage_get", attrs...)
 }
 
 // bypass runs the rest of the chain without the cache.
-func (m *Cache) bypass(c *fiber.Ctx, why Reason) error {
+func (m *Cache) bypass(c Ctx, why Reason) error {
 	m.observe(EventBypass, why)
 	if m.log.enabled(LevelTrace) {
-		m.log.l.LogAttrs(c.UserContext(), LevelTrace, "cache_bypass", requestAttrs(c, slog.String("reason", why.String()))...)
+		m.log.l.LogAttrs(m.fw.Context(c), LevelTrace, "cache_bypass", m.requestAttrs(c, slog.String("reason", why.String()))...)
 	}
 	err := c.Next()
 	if in, ok := c.Locals(localsKey{}).(inChain); !ok || in.m == m {
@@ -206,10 +206,10 @@ func (m *Cache) bypass(c *fiber.Ctx, why Reason) error {
 
 // gatewayTimeout answers only-if-cached with nothing usable stored (RFC
 // 9111 §5.2.1.7).
-func (m *Cache) gatewayTimeout(c *fiber.Ctx) error {
+func (m *Cache) gatewayTimeout(c Ctx) error {
 	m.observe(EventMiss, ReasonNone)
 	c.Response().Reset()
-	c.Status(fiber.StatusGatewayTimeout)
+	c.Response().SetStatusCode(fasthttp.StatusGatewayTimeout)
 	m.setStatus(c, outcomeMiss, ReasonRequestDirective, nil, 0)
 	return nil
 }

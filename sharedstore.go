@@ -9,7 +9,6 @@ import (
 
 	"github.com/fiber-caches/cache/internal/entry"
 	"github.com/fiber-caches/cache/internal/memstore"
-	"github.com/gofiber/fiber/v2"
 	"github.com/valyala/fasthttp"
 )
 
@@ -17,7 +16,7 @@ import (
 // own *WithContext methods when it has them (gofiber/storage's do), else
 // the plain call, which then cannot be stopped.
 type ctxStorage struct {
-	s   fiber.Storage
+	s   Storage
 	ctx interface {
 		GetWithContext(ctx context.Context, key string) ([]byte, error)
 		SetWithContext(ctx context.Context, key string, val []byte, exp time.Duration) error
@@ -25,7 +24,7 @@ type ctxStorage struct {
 	}
 }
 
-func newCtxStorage(s fiber.Storage) ctxStorage {
+func newCtxStorage(s Storage) ctxStorage {
 	cs := ctxStorage{s: s}
 	cs.ctx, _ = s.(interface {
 		GetWithContext(ctx context.Context, key string) ([]byte, error)
@@ -116,7 +115,7 @@ func (b *storageBackend) identity() any { return storageIdentity(b.c.s, b.s.pref
 
 // storageIdentity is the same for two caches on the same storage under the
 // same prefix.
-func storageIdentity(s fiber.Storage, prefix string) any {
+func storageIdentity(s Storage, prefix string) any {
 	if reflect.TypeOf(s).Comparable() {
 		return [2]any{s, prefix}
 	}

@@ -6,7 +6,6 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/gofiber/fiber/v2"
 	"github.com/valyala/fasthttp"
 )
 
@@ -140,10 +139,10 @@ type reqBase struct{ scheme, host, path string }
 
 // requestBase returns c's reqBase. It copies what it keeps, so it stays
 // valid after the request.
-func requestBase(c *fiber.Ctx) reqBase {
+func requestBase(fw Framework, c Ctx) reqBase {
 	return reqBase{
-		scheme: strings.Clone(c.Protocol()), // both may alias the request
-		host:   strings.Clone(c.Hostname()),
+		scheme: strings.Clone(fw.Scheme(c)), // both may alias the request
+		host:   strings.Clone(fw.Host(c)),
 		path:   string(c.Request().URI().PathOriginal()),
 	}
 }

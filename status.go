@@ -4,7 +4,6 @@ import (
 	"strconv"
 
 	"github.com/fiber-caches/cache/internal/entry"
-	"github.com/gofiber/fiber/v2"
 )
 
 // fwdStatusKey holds, in Locals, the status of the failed handler run a
@@ -36,7 +35,7 @@ var (
 // cache) and Cache-Status (RFC 9211). stored tells, for a miss, whether the
 // response was stored; e is the entry served, for its remaining freshness.
 // Either replaces every line of its name, in any spelling.
-func (m *Cache) setStatus(c *fiber.Ctx, o outcome, why Reason, e *entry.Entry, now int64) {
+func (m *Cache) setStatus(c Ctx, o outcome, why Reason, e *entry.Entry, now int64) {
 	delLines(&c.Response().Header, func(k []byte) bool { return m.writesStatus(k, o, why) })
 	m.writeStatus(c, o, why, e, now)
 }
@@ -51,7 +50,7 @@ func writesCacheHeader(o outcome, why Reason) bool {
 
 // writeStatus is setStatus on a response that has no line of either name
 // (serveEntry deleted them).
-func (m *Cache) writeStatus(c *fiber.Ctx, o outcome, why Reason, e *entry.Entry, now int64) {
+func (m *Cache) writeStatus(c Ctx, o outcome, why Reason, e *entry.Entry, now int64) {
 	h := &c.Response().Header
 	if m.cacheHeader != nil && writesCacheHeader(o, why) {
 		v := strMiss

@@ -58,7 +58,10 @@ type tagList struct {
 //		cache.Tag(c, "product:"+p.ID, "category:"+p.Category)
 //		return c.JSON(p)
 //	})
-func Tag(c *fiber.Ctx, tags ...string) {
+func Tag(c *fiber.Ctx, tags ...string) { tag(c, tags...) }
+
+// tag is Tag on any framework's context.
+func tag(c Ctx, tags ...string) {
 	l, _ := c.Locals(tagsKey{}).(*tagList)
 	if l == nil {
 		l = &tagList{}
@@ -81,10 +84,11 @@ func validUserTag(t string) bool {
 }
 
 // responseTags returns the tags of the response in c: Tag's, the
-// Surrogate-Key header's (every line, any spelling) and the route's, sorted
+// Surrogate-Key header's (every line, any spelling) and the route's (at
+// routePath), sorted
 // and without duplicates. It reports false when a tag is invalid or there
 // are too many; bad then says which.
-func responseTags(c *fiber.Ctx) (tags []string, bad string, ok bool) {
+func responseTags(c Ctx, routePath string) (tags []string, bad string, ok bool) {
 	if l, _ := c.Locals(tagsKey{}).(*tagList); l != nil {
 		if l.hasBad {
 			return nil, fmt.Sprintf("%q", l.bad), false
@@ -109,8 +113,8 @@ func responseTags(c *fiber.Ctx) (tags []string, bad string, ok bool) {
 	if len(tags) > MaxTags {
 		return nil, fmt.Sprintf("%d tags (at most %d)", len(tags), MaxTags), false
 	}
-	if r := c.Route(); r != nil && r.Path != "" {
-		tags = append(tags, routeTag(r.Path))
+	if routePath != "" {
+		tags = append(tags, routeTag(routePath))
 	}
 	return tags, "", true
 }
