@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/andybalholm/brotli"
+	"github.com/fiber-caches/cache/internal/core"
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/compress"
 	"github.com/valyala/fasthttp"
@@ -63,7 +64,7 @@ func TestServedEncodingIsFasthttps(t *testing.T) {
 				}
 				h.Set(name, ae)
 				h.Add("Accept-Encoding", "gzip") // a second line: fasthttp reads the first only
-				if got, want := servedEncoding(&h), fasthttpEncoding(&h); got != want {
+				if got, want := core.ServedEncoding(&h), fasthttpEncoding(&h); got != want {
 					t.Fatalf("raw %v, %s: %q: servedEncoding %q, fasthttp %q", raw, name, ae, got, want)
 				}
 			}
@@ -72,10 +73,10 @@ func TestServedEncodingIsFasthttps(t *testing.T) {
 	var h fasthttp.RequestHeader
 	h.Set("Accept-Encoding", "gzip, deflate, br, zstd")
 	var buf [64]byte
-	if n := testing.AllocsPerRun(100, func() { _ = appendRequestValues(buf[:0], &h, "accept-encoding", false) }); n != 0 {
+	if n := testing.AllocsPerRun(100, func() { _ = core.AppendRequestValues(buf[:0], &h, "accept-encoding", false) }); n != 0 {
 		t.Fatalf("appendRequestValues(accept-encoding): %v allocations, want 0", n)
 	}
-	if n := testing.AllocsPerRun(100, func() { _ = appendRequestValues(buf[:0], &h, "accept-encoding", true) }); n != 0 {
+	if n := testing.AllocsPerRun(100, func() { _ = core.AppendRequestValues(buf[:0], &h, "accept-encoding", true) }); n != 0 {
 		t.Fatalf("appendRequestValues(accept-encoding, fold): %v allocations, want 0", n)
 	}
 }
@@ -320,14 +321,11 @@ func TestKeysReadHostAndSchemeAsFiber(t *testing.T) {
 			t.Cleanup(func() { _ = m.Close() })
 			var got, want [2]string
 			app.Get("/*", func(c *fiber.Ctx) error {
-				var rh reqHeaders
-				var k keys
-				rh.scan(&c.Request().Header)
-				if !m.buildKeys(c, m.appInfo(v2App{c.App()}), &rh, &k) {
+				host, scheme, ok := m.c.KeyHostScheme(c)
+				if !ok {
 					t.Fatal("bypass")
 				}
-				parts := bytes.Split(k.full(), []byte{0})
-				got = [2]string{string(parts[1]), string(parts[3])}
+				got = [2]string{host, scheme}
 				want = [2]string{strings.ToLower(c.Hostname()), c.Protocol()}
 				return nil
 			})

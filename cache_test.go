@@ -14,7 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fiber-caches/cache/internal/entry"
+	"github.com/fiber-caches/cache/internal/core"
+	"github.com/fiber-caches/cache/internal/core/entry"
 	"github.com/fiber-caches/cache/internal/testkit"
 	"github.com/gofiber/fiber/v2"
 	"github.com/stretchr/testify/assert"
@@ -876,17 +877,17 @@ func TestLogs(t *testing.T) {
 func TestLogLevelFromEnvironment(t *testing.T) {
 	for _, v := range []string{"debug", "TRACE", "Debug"} {
 		t.Setenv(EnvLogLevel, v)
-		assert.NotNil(t, loggerFromEnv(), v)
+		assert.NotNil(t, core.LoggerFromEnv(), v)
 	}
 	for _, v := range []string{"", "info", "verbose"} {
 		t.Setenv(EnvLogLevel, v)
-		assert.Nil(t, loggerFromEnv(), v)
+		assert.Nil(t, core.LoggerFromEnv(), v)
 	}
 	t.Setenv(EnvLogLevel, "trace")
 	m := NewCache()
-	assert.True(t, m.log.enabled(LevelTrace))
+	assert.True(t, m.c.LogEnabled(LevelTrace))
 	t.Setenv(EnvLogLevel, "")
-	assert.False(t, NewCache().log.enabled(slog.LevelError), "silent by default")
+	assert.False(t, NewCache().c.LogEnabled(slog.LevelError), "silent by default")
 }
 
 func TestPartialContentIsNeverStored(t *testing.T) {

@@ -3,7 +3,8 @@ package cache
 import (
 	"testing"
 
-	"github.com/fiber-caches/cache/internal/entry"
+	"github.com/fiber-caches/cache/internal/core"
+	"github.com/fiber-caches/cache/internal/core/entry"
 	"github.com/fiber-caches/cache/internal/testkit"
 	"github.com/gofiber/fiber/v2"
 	"github.com/stretchr/testify/assert"
@@ -30,11 +31,11 @@ func TestAcceptable(t *testing.T) {
 		{"identity,", false},
 		{"br,gzip,", true},
 	} {
-		assert.Equal(t, tc.want, acceptable([]byte(tc.ae), gz, ae), "%q", tc.ae)
+		assert.Equal(t, tc.want, core.Acceptable([]byte(tc.ae), gz, ae), "%q", tc.ae)
 	}
-	assert.True(t, acceptable(nil, &entry.Entry{}, ae), "no coding: always")
-	assert.True(t, acceptable(nil, &entry.Entry{Encoding: []byte("identity")}, ae))
-	assert.True(t, acceptable(nil, gz, nil), "a response that does not vary on Accept-Encoding is the same for everyone")
+	assert.True(t, core.Acceptable(nil, &entry.Entry{}, ae), "no coding: always")
+	assert.True(t, core.Acceptable(nil, &entry.Entry{Encoding: []byte("identity")}, ae))
+	assert.True(t, core.Acceptable(nil, gz, nil), "a response that does not vary on Accept-Encoding is the same for everyone")
 }
 
 // A handler that negotiates the coding itself (q-values the compress

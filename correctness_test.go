@@ -29,8 +29,8 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/fiber-caches/cache"
-	"github.com/fiber-caches/cache/internal/entry"
-	"github.com/fiber-caches/cache/internal/redistest"
+	"github.com/fiber-caches/cache/internal/core/entry"
+	"github.com/fiber-caches/cache/internal/core/redistest"
 	"github.com/fiber-caches/cache/internal/testkit"
 )
 

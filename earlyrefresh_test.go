@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fiber-caches/cache/internal/entry"
+	"github.com/fiber-caches/cache/internal/core/entry"
 	"github.com/fiber-caches/cache/internal/testkit"
 	"github.com/gofiber/fiber/v2"
 	"github.com/stretchr/testify/assert"
@@ -58,11 +58,9 @@ func TestEarlyRefresh(t *testing.T) {
 		// Each hit refreshes with probability 1 - e^(-100): 50 hits and
 		// not one refresh would be a bug.
 		hits(t, app, 50, func() bool {
-			m.refreshes.mu.Lock()
-			defer m.refreshes.mu.Unlock()
-			return runs.Load() > 1 || len(m.refreshes.running) > 0
+			return runs.Load() > 1 || m.c.RefreshesRunning() > 0
 		})
-		m.refreshes.wait(5 * time.Second)
+		m.c.WaitRefreshes(5 * time.Second)
 		require.EqualValues(t, 2, runs.Load(), "one background refresh")
 		r := testkit.Do(t, app, fiber.MethodGet, "/p")
 		assert.Equal(t, "v2", r.Body, "the refreshed entry")
@@ -89,7 +87,7 @@ func TestEarlyRefresh(t *testing.T) {
 			testkit.Do(t, app, fiber.MethodGet, "/p")
 			clock.advance(ttl - tc.left)
 			hits(t, app, 100, nil)
-			m.refreshes.wait(5 * time.Second)
+			m.c.WaitRefreshes(5 * time.Second)
 			require.EqualValues(t, 1, runs.Load(), "no refresh")
 		})
 	}
@@ -104,8 +102,8 @@ func TestEarlyRefreshAllocatesNothing(t *testing.T) {
 	near := &entry.Entry{FreshUntil: now + int64(time.Millisecond), Delta: int64(100 * time.Millisecond)}
 	far := &entry.Entry{FreshUntil: now + int64(time.Hour), Delta: int64(100 * time.Millisecond)}
 	allocs := testing.AllocsPerRun(100, func() {
-		_ = m.refreshEarly(near, now)
-		_ = m.refreshEarly(far, now)
+		_ = m.c.RefreshEarly(near, now)
+		_ = m.c.RefreshEarly(far, now)
 	})
 	assert.Zero(t, allocs)
 }

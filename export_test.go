@@ -1,47 +1,38 @@
 package cache
 
 import (
-	"context"
 	"time"
+
+	"github.com/fiber-caches/cache/internal/core"
 )
 
-// Options for the tests of package cache_test.
+// Hooks of the engine's (core/testing.go) for the tests of package cache
+// and cache_test.
 
-// WithClock makes the cache read time from clock (withClock).
-func WithClock(clock func() time.Time) Option { return withClock(clock) }
+// WithClock makes the cache read time from clock.
+func WithClock(clock func() time.Time) Option { return core.WithClock(clock) }
 
-// WithClockSkew sets the margin of a plain storage's tag sequence
-// (clockSkew), for tests whose instances share one clock.
-func WithClockSkew(d time.Duration) Option {
-	return func(c *config) { c.clockSkew = d }
-}
+// withClock is WithClock, as the tests of package cache spell it.
+func withClock(clock func() time.Time) Option { return core.WithClock(clock) }
+
+// WithClockSkew sets the margin of a plain storage's tag sequence, for
+// tests whose instances share one clock.
+func WithClockSkew(d time.Duration) Option { return core.WithClockSkew(d) }
 
 // Isolate takes m out of the process's registry of caches, so that an
 // invalidation made through another cache of the process reaches m only
 // through their shared storage, as between two processes.
-func Isolate(m *Cache) { unregister(m) }
+func Isolate(m *Cache) { core.Isolate(m.c) }
 
 // NearHook makes f run before (after=false) and after (after=true) each
-// tracked read of m's near tier: before it is sent, and when its reply
-// arrives, before the record enters the near tier. nil removes it.
-func NearHook(m *Cache, f func(after bool)) {
-	if f == nil {
-		m.near.testHook.Store(nil)
-		return
-	}
-	m.near.testHook.Store(&f)
-}
+// tracked read of m's near tier. nil removes it.
+func NearHook(m *Cache, f func(after bool)) { core.NearHook(m.c, f) }
 
-// NearPushDelay delays every invalidation push m's near tier receives by
-// d, widening the window between a write's acknowledgment and its push.
-func NearPushDelay(m *Cache, d time.Duration) { m.near.testDelay.Store(int64(d)) }
+// NearPushDelay delays every invalidation push m's near tier receives by d.
+func NearPushDelay(m *Cache, d time.Duration) { core.NearPushDelay(m.c, d) }
 
 // NearOn reports whether m has a near tier that is on.
-func NearOn(m *Cache) bool { return m.near != nil && !m.near.off.Load() }
+func NearOn(m *Cache) bool { return core.NearOn(m.c) }
 
-// NearClientID returns the Redis client ID of the connection m's near tier
-// (on a single node) reads and receives invalidations on.
-func NearClientID(m *Cache) (int64, error) {
-	c := m.near.client
-	return c.Do(context.Background(), c.B().ClientId().Build()).AsInt64()
-}
+// NearClientID returns the Redis client ID of m's near tier's connection.
+func NearClientID(m *Cache) (int64, error) { return core.NearClientID(m.c) }

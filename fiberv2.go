@@ -7,26 +7,30 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/valyala/fasthttp"
+
+	"github.com/fiber-caches/cache/internal/core"
 )
 
-// fiberV2 is the Framework of Fiber v2: its *fiber.Ctx is the Ctx.
+// fiberV2 is the core.Framework of Fiber v2: its *fiber.Ctx is the
+// core.Ctx.
 type fiberV2 struct{}
 
-func (fiberV2) RequestCtx(c Ctx) *fasthttp.RequestCtx { return c.(*fiber.Ctx).Context() }
-func (fiberV2) Context(c Ctx) context.Context         { return c.(*fiber.Ctx).UserContext() }
-func (fiberV2) ProxyTrusted(c Ctx) bool               { return c.(*fiber.Ctx).IsProxyTrusted() }
-func (fiberV2) Host(c Ctx) string                     { return c.(*fiber.Ctx).Hostname() }
-func (fiberV2) Scheme(c Ctx) string                   { return c.(*fiber.Ctx).Protocol() }
+
+func (fiberV2) RequestCtx(c core.Ctx) *fasthttp.RequestCtx { return c.(*fiber.Ctx).Context() }
+func (fiberV2) Context(c core.Ctx) context.Context         { return c.(*fiber.Ctx).UserContext() }
+func (fiberV2) ProxyTrusted(c core.Ctx) bool               { return c.(*fiber.Ctx).IsProxyTrusted() }
+func (fiberV2) Host(c core.Ctx) string                     { return c.(*fiber.Ctx).Hostname() }
+func (fiberV2) Scheme(c core.Ctx) string                   { return c.(*fiber.Ctx).Protocol() }
 func (fiberV2) FiberV2Headers() bool                  { return true }
-func (fiberV2) App(c Ctx) App                         { return v2App{c.(*fiber.Ctx).App()} }
+func (fiberV2) App(c core.Ctx) core.App                    { return v2App{c.(*fiber.Ctx).App()} }
 
 // RequestID returns what Fiber v2's requestid middleware leaves in Locals.
-func (fiberV2) RequestID(c Ctx) string {
+func (fiberV2) RequestID(c core.Ctx) string {
 	id, _ := c.Locals("requestid").(string)
 	return id
 }
 
-func (fiberV2) RoutePath(c Ctx) string {
+func (fiberV2) RoutePath(c core.Ctx) string {
 	if r := c.(*fiber.Ctx).Route(); r != nil {
 		return r.Path
 	}
@@ -48,9 +52,9 @@ func (e *chainError) Unwrap() []error { return []error{fiber.ErrInternalServerEr
 // making one allocates nothing.
 type v2App struct{ app *fiber.App }
 
-func (a v2App) Config() AppConfig {
+func (a v2App) Config() core.AppConfig {
 	cfg := a.app.Config()
-	return AppConfig{CaseSensitive: cfg.CaseSensitive, StrictRouting: cfg.StrictRouting, UnescapePath: cfg.UnescapePath, RawHeaders: cfg.DisableHeaderNormalizing}
+	return core.AppConfig{CaseSensitive: cfg.CaseSensitive, StrictRouting: cfg.StrictRouting, UnescapePath: cfg.UnescapePath, RawHeaders: cfg.DisableHeaderNormalizing}
 }
 
 func (a v2App) OnShutdown(f func() error) { a.app.Hooks().OnShutdown(f) }
@@ -79,7 +83,7 @@ func (a v2App) RouteNames() []string {
 
 // NewRouter routes with Fiber v2's own router, in an app of its own that
 // holds the one route, with this app's routing options.
-func (a v2App) NewRouter(pattern string) Router {
+func (a v2App) NewRouter(pattern string) core.Router {
 	cfg := a.Config()
 	app := fiber.New(fiber.Config{CaseSensitive: cfg.CaseSensitive, StrictRouting: cfg.StrictRouting, UnescapePath: cfg.UnescapePath})
 	r := &v2Router{}

@@ -14,7 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fiber-caches/cache/internal/redistest"
+	"github.com/fiber-caches/cache/internal/core"
+	"github.com/fiber-caches/cache/internal/core/redistest"
 	"github.com/fiber-caches/cache/internal/testkit"
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/storage/redis/v3"
@@ -210,7 +211,7 @@ func TestGuard_CloseBoundedWhateverIsPending(t *testing.T) {
 			for i := range writes {
 				require.NoError(t, m.InvalidateURL(fmt.Sprintf("http://example.com/p/%d", i)))
 			}
-			assert.LessOrEqual(t, gdPending(m), maxPending, "the invalidations kept are bounded")
+			assert.LessOrEqual(t, gdPending(m), core.MaxPending, "the invalidations kept are bounded")
 
 			took := gdClose(t, m)
 			t.Logf("Close took %v with %d writes pending", took.Round(time.Millisecond), writes)
@@ -271,7 +272,7 @@ func TestGuard_WriteDuringCloseIsAnswered(t *testing.T) {
 	}
 }
 
-// TestGuard_PendingBounded: past maxPending paths, one invalidation of
+// TestGuard_PendingBounded: past core.MaxPending paths, one invalidation of
 // everything replaces the paths kept: memory stays bounded, every path is
 // bypassed here meanwhile, and once it lands nothing stored before is
 // served by another instance.
@@ -296,10 +297,10 @@ func TestGuard_PendingBounded(t *testing.T) {
 			}
 
 			o.on()
-			for i := range 3 * maxPending {
+			for i := range 3 * core.MaxPending {
 				require.NoError(t, a.InvalidateURL(fmt.Sprintf("http://example.com/p/%d", i)))
 			}
-			assert.LessOrEqual(t, gdPending(a), maxPending, "the invalidations kept are bounded")
+			assert.LessOrEqual(t, gdPending(a), core.MaxPending, "the invalidations kept are bounded")
 			// Once the pause is over, a path never written to is bypassed
 			// too: an invalidation of everything is pending.
 			gdEventually(t, func() bool {
@@ -390,10 +391,7 @@ func TestGuard_NoStorageCallWhilePaused(t *testing.T) {
 
 // gdPending returns the number of invalidations m keeps for later.
 func gdPending(m *Cache) int {
-	g := m.b.(*guarded)
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return len(g.pending)
+	return m.c.PendingInvalidations()
 }
 
 // TestGuard_RedisScriptLoadBounded: when Redis has forgotten the scripts

@@ -4,7 +4,7 @@ import (
 	"os"
 	"testing"
 
-	"github.com/fiber-caches/cache/internal/redistest"
+	"github.com/fiber-caches/cache/internal/core/redistest"
 )
 
 func TestMain(m *testing.M) {

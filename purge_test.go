@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fiber-caches/cache/internal/core"
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/keyauth"
 	"github.com/stretchr/testify/assert"
@@ -111,7 +112,7 @@ func TestPurge(t *testing.T) {
 // invalidates nothing.
 func TestPurge_BadRequests(t *testing.T) {
 	s := newPurgeSite(t, everyBackend()[0])
-	many := make([]string, maxPurgeItems+1)
+	many := make([]string, core.MaxPurgeItems+1)
 	for i := range many {
 		many[i] = fmt.Sprintf("%q", fmt.Sprint("t", i))
 	}

@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fiber-caches/cache"
-	"github.com/fiber-caches/cache/internal/redistest"
+	"github.com/fiber-caches/cache/internal/core/redistest"
 	"github.com/fiber-caches/cache/internal/testkit"
 )
 

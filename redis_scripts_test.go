@@ -11,7 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fiber-caches/cache/internal/redistest"
+	"github.com/fiber-caches/cache/internal/core"
+	"github.com/fiber-caches/cache/internal/core/redistest"
 	"github.com/fiber-caches/cache/internal/testkit"
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/storage/redis/v3"
@@ -112,7 +113,7 @@ func TestParseRedisMajor(t *testing.T) {
 		{"# Server\r\nredis_mode:standalone\r\n", 0, false},
 		{"redis_version:x.y\r\n", 0, false},
 	} {
-		major, ok := parseRedisMajor(tc.info)
+		major, ok := core.ParseRedisMajor(tc.info)
 		require.Equal(t, tc.ok, ok, "%q", tc.info)
 		require.Equal(t, tc.major, major, "%q", tc.info)
 	}

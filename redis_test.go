@@ -8,7 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fiber-caches/cache/internal/redistest"
+	"github.com/fiber-caches/cache/internal/core"
+	"github.com/fiber-caches/cache/internal/core/redistest"
 	"github.com/fiber-caches/cache/internal/testkit"
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/storage/redis/v3"
@@ -65,14 +66,14 @@ func TestRedisMissThenHit(t *testing.T) {
 	keys := redisKeys(t, s, prefix)
 	var paths, entries, epochs, tags, leases int
 	for _, key := range keys {
-		assert.True(t, strings.HasPrefix(key, prefix+keyVersion+":"), key)
+		assert.True(t, strings.HasPrefix(key, prefix+core.KeyVersion+":"), key)
 		ttl, err := s.Conn().PTTL(context.Background(), key).Result()
 		require.NoError(t, err)
 		if strings.HasSuffix(key, ":epoch") {
 			epochs++
 			v, err := s.Get(key)
 			require.NoError(t, err)
-			_, seq, ok := parseNamespace(v)
+			_, seq, ok := core.ParseNamespace(v)
 			assert.True(t, ok, "the epoch (8 bytes) and the tag sequence: %q", v)
 			assert.Positive(t, seq)
 			continue
@@ -81,14 +82,14 @@ func TestRedisMissThenHit(t *testing.T) {
 		switch {
 		case strings.HasSuffix(key, ":p"):
 			paths++
-			assert.LessOrEqual(t, ttl, pendingPathTTL, key)
+			assert.LessOrEqual(t, ttl, core.PendingPathTTL, key)
 			assert.Greater(t, ttl, time.Minute-5*time.Second, key)
 		case strings.Contains(key, ":e:"):
 			entries++
 			assert.LessOrEqual(t, ttl, time.Minute, key)
 		case strings.Contains(key, ":l:"):
 			leases++ // the note of a store, left on the fleet's lease (redislease.go)
-			assert.LessOrEqual(t, ttl, leaseLife(DefaultCoalesceWait), key)
+			assert.LessOrEqual(t, ttl, core.LeaseLife(DefaultCoalesceWait), key)
 		case strings.Contains(key, ":t:"):
 			tags++
 			assert.LessOrEqual(t, ttl, time.Minute, key)
@@ -181,8 +182,7 @@ func TestRedisGarbageEpoch(t *testing.T) {
 			app.Get("/x", k.Handler("x"))
 			testkit.Do(t, app, "GET", "/x")
 			require.Equal(t, "hit", testkit.Do(t, app, "GET", "/x").Header.Get("X-Cache"))
-			ks := newSharedKeys(prefix)
-			epochKey := ks.epochKey()
+			epochKey := core.EpochKey(prefix)
 			require.NoError(t, s.Set(epochKey, []byte("not an epoch"), 0))
 			// The garbage is replaced by a fresh epoch: what was stored
 			// before is never served again, and the cache works again.
@@ -197,7 +197,7 @@ func TestRedisGarbageEpoch(t *testing.T) {
 			if path == "generic path" {
 				require.Len(t, v, 8)
 			} else {
-				_, _, ok := parseNamespace(v)
+				_, _, ok := core.ParseNamespace(v)
 				require.True(t, ok, "%q", v)
 			}
 		})

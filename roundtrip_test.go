@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fiber-caches/cache/internal/redistest"
+	"github.com/fiber-caches/cache/internal/core/redistest"
 	"github.com/fiber-caches/cache/internal/testkit"
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/storage/redis/v3"

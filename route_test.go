@@ -6,6 +6,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/fiber-caches/cache/internal/core"
 	"github.com/gofiber/fiber/v2"
 	"github.com/valyala/fasthttp"
 )
@@ -14,14 +15,14 @@ import (
 // under (c.Path()); route_wire_test.go checks the same over a listener.
 
 var (
-	rawApp      = &appInfo{}
-	unescapeApp = &appInfo{unescape: true}
+	rawApp      = &core.AppConfig{}
+	unescapeApp = &core.AppConfig{UnescapePath: true}
 )
 
 func TestFillRoute(t *testing.T) {
 	cases := []struct {
 		name    string
-		a       *appInfo
+		a       *core.AppConfig
 		pattern string
 		params  fiber.Map
 		want    []string // the paths, as c.Path() shows them
@@ -66,7 +67,7 @@ func TestFillRoute(t *testing.T) {
 		// Parameter kinds.
 		{"optional given", rawApp, "/posts/:slug?", fiber.Map{"slug": "hi!"}, []string{"/posts/hi!"}, nil, ""},
 		{"optional omitted", rawApp, "/posts/:slug?", fiber.Map{}, []string{"/posts/", "/posts"}, nil, ""},
-		{"optional omitted, strict", &appInfo{strict: true}, "/posts/:slug?", nil, []string{"/posts/", "/posts"}, nil, ""},
+		{"optional omitted, strict", &core.AppConfig{StrictRouting: true}, "/posts/:slug?", nil, []string{"/posts/", "/posts"}, nil, ""},
 		{"wildcard keeps slashes", rawApp, "/files/*", fiber.Map{"*": "a/o'b/(1) x.txt"}, []string{"/files/a/o'b/(1)%20x.txt"}, nil, ""},
 		{"wildcard numbered", rawApp, "/files/*", fiber.Map{"*1": "a/b"}, []string{"/files/a/b"}, nil, ""},
 		{"wildcard omitted", rawApp, "/files/*", nil, []string{"/files/", "/files"}, nil, ""},
@@ -83,8 +84,8 @@ func TestFillRoute(t *testing.T) {
 		{"group prefix", rawApp, "/api/items/:id", fiber.Map{"id": "a*b"}, []string{"/api/items/a*b"}, nil, ""},
 		// Names, as c.Params matches them.
 		{"key of another case", rawApp, "/users/:id", fiber.Map{"ID": 1}, []string{"/users/1"}, nil, ""},
-		{"case-sensitive: exact key", &appInfo{caseSensitive: true}, "/Users/:Id", fiber.Map{"Id": 1}, []string{"/Users/1"}, nil, ""},
-		{"case-sensitive: key of another case", &appInfo{caseSensitive: true}, "/users/:id", fiber.Map{"ID": 1}, nil, nil, `no parameter "ID"`},
+		{"case-sensitive: exact key", &core.AppConfig{CaseSensitive: true}, "/Users/:Id", fiber.Map{"Id": 1}, []string{"/Users/1"}, nil, ""},
+		{"case-sensitive: key of another case", &core.AppConfig{CaseSensitive: true}, "/users/:id", fiber.Map{"ID": 1}, nil, nil, `no parameter "ID"`},
 		{"unknown key", rawApp, "/users/:id", fiber.Map{"Id ": 3}, nil, nil, `no parameter "Id "`},
 		{"unknown key beside a known one", rawApp, "/users/:id", fiber.Map{"id": 3, "x": 1}, nil, nil, `no parameter "x"`},
 		{"unknown key, nil value", rawApp, "/users/:id", fiber.Map{"idd": nil}, nil, nil, `no parameter "idd"`},
@@ -115,7 +116,7 @@ func TestFillRoute(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			paths, missing, err := fillRoute(appFor(tc.a), tc.pattern, tc.params, tc.a)
+			paths, missing, err := core.FillRoute(appFor(tc.a), tc.pattern, tc.params, *tc.a)
 			if tc.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.err) {
 					t.Fatalf("fillRoute(%q, %v) = %q, %v, %v; want an error with %q", tc.pattern, tc.params, paths, missing, err, tc.err)
@@ -145,12 +146,12 @@ func TestUnknownRouteSuggests(t *testing.T) {
 		{"nope", `no route is named "nope" among the app's 4 route names`, "did you mean"},
 	}
 	for _, tc := range cases {
-		err := unknownRoute(v2App{app}, tc.name)
+		err := core.UnknownRoute(v2App{app}, tc.name)
 		if !strings.Contains(err.Error(), tc.want) || tc.not != "" && strings.Contains(err.Error(), tc.not) {
 			t.Errorf("%q: %v; want it to say %q", tc.name, err, tc.want)
 		}
 	}
-	if err := unknownRoute(v2App{fiber.New()}, "x"); !strings.Contains(err.Error(), "no named route") {
+	if err := core.UnknownRoute(v2App{fiber.New()}, "x"); !strings.Contains(err.Error(), "no named route") {
 		t.Errorf("an app without names: %v", err)
 	}
 }
@@ -184,7 +185,7 @@ func FuzzFillRoute(f *testing.F) {
 		}
 	}
 	type world struct {
-		a    *appInfo
+		a    *core.AppConfig
 		app  *fiber.App
 		seen routed
 		ok   bool
@@ -194,7 +195,7 @@ func FuzzFillRoute(f *testing.F) {
 		if w := worlds[[2]any{pattern, unescape}]; w != nil {
 			return w
 		}
-		w := &world{a: &appInfo{unescape: unescape}, app: fiber.New(fiber.Config{UnescapePath: unescape})}
+		w := &world{a: &core.AppConfig{UnescapePath: unescape}, app: fiber.New(fiber.Config{UnescapePath: unescape})}
 		w.app.Get("/other", func(c *fiber.Ctx) error { return nil })
 		w.app.Get(pattern, func(c *fiber.Ctx) error {
 			w.ok = true
@@ -210,16 +211,16 @@ func FuzzFillRoute(f *testing.F) {
 	f.Fuzz(func(t *testing.T, v string, which uint8, unescape bool) {
 		pattern := fuzzPatterns[int(which)%len(fuzzPatterns)]
 		w := worldOf(pattern, unescape)
-		occ := parsePattern(pattern)
+		occ := core.PatternParams(pattern)
 		params := fiber.Map{}
-		for i, p := range occ {
-			params[p.name] = "v"
+		for i, name := range occ {
+			params[name] = "v"
 			if i == 0 {
-				params[p.name] = v
+				params[name] = v
 			}
 		}
-		first := occ[0].name
-		paths, missing, err := fillRoute(appFor(w.a), pattern, params, w.a)
+		first := occ[0]
+		paths, missing, err := core.FillRoute(appFor(w.a), pattern, params, *w.a)
 		plain := v != "" && !strings.ContainsAny(v, "/\x00\r\n") && !isDots(v, unescape)
 		if err != nil {
 			if plain && (pattern == "/u/:id" || pattern == "/f/*") {
@@ -308,8 +309,8 @@ func fuzzDecode(s string) string {
 }
 
 // appFor returns a Fiber v2 app with a's routing options.
-func appFor(a *appInfo) App {
-	return v2App{fiber.New(fiber.Config{CaseSensitive: a.caseSensitive, StrictRouting: a.strict, UnescapePath: a.unescape})}
+func appFor(a *core.AppConfig) core.App {
+	return v2App{fiber.New(fiber.Config{CaseSensitive: a.CaseSensitive, StrictRouting: a.StrictRouting, UnescapePath: a.UnescapePath})}
 }
 
 // routed is what a route's handler saw: c.Path() and c.Params.

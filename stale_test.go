@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fiber-caches/cache/internal/core"
 	"github.com/fiber-caches/cache/internal/testkit"
 	"github.com/gofiber/fiber/v2"
 	"github.com/stretchr/testify/assert"
@@ -314,7 +315,7 @@ func TestRefreshKeepsTheScheme(t *testing.T) {
 	serve := app.Handler()
 	get := func() string {
 		ctx := new(fasthttp.RequestCtx)
-		ctx.Init2(refreshTLSConn{refreshConn: refreshConn{remote: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1}, local: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 443}}}, nil, false)
+		ctx.Init2(core.TLSConn(&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1}, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 443}), nil, false)
 		ctx.Request.Header.SetMethod(fiber.MethodGet)
 		ctx.Request.SetRequestURI("/p")
 		ctx.Request.Header.SetHost("example.com")
@@ -338,7 +339,7 @@ func TestShutdownClosesTheCache(t *testing.T) {
 	testkit.Do(t, app, "GET", "/p")
 	assert.Equal(t, "hit", testkit.Do(t, app, "GET", "/p").Header.Get("X-Cache"))
 	require.NoError(t, app.Shutdown())
-	assert.True(t, m.closed.Load())
+	assert.True(t, m.c.Closed())
 	assert.Empty(t, testkit.Do(t, app, "GET", "/p").Header.Get("X-Cache"), "a closed cache caches nothing")
 }
 

@@ -9,7 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fiber-caches/cache/internal/redistest"
+	"github.com/fiber-caches/cache/internal/core"
+	"github.com/fiber-caches/cache/internal/core/redistest"
 	"github.com/fiber-caches/cache/internal/testkit"
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/storage/redis/v3"
@@ -362,6 +363,6 @@ func TestTags_RedisRecordsExpire(t *testing.T) {
 			continue // the namespace record: one per namespace
 		}
 		require.Greater(t, ttl, time.Duration(0), "every key expires: %s", k)
-		assert.LessOrEqual(t, ttl, tagRecordMinTTL, k)
+		assert.LessOrEqual(t, ttl, core.TagRecordMinTTL, k)
 	}
 }

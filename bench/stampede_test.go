@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/fiber-caches/cache/bench/internal/setup"
-	"github.com/fiber-caches/cache/internal/redistest"
+	"github.com/fiber-caches/cache/internal/core/redistest"
 	"github.com/gofiber/fiber/v2"
 	"github.com/valyala/fasthttp"
 )

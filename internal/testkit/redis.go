@@ -9,7 +9,7 @@ import (
 
 	"github.com/gofiber/storage/redis/v3"
 
-	"github.com/fiber-caches/cache/internal/redistest"
+	"github.com/fiber-caches/cache/internal/core/redistest"
 )
 
 // RedisStorage is a client of the test Redis that remembers the keys it

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fiber-caches/cache/internal/redistest"
+	"github.com/fiber-caches/cache/internal/core/redistest"
 )
 
 func TestMain(m *testing.M) {
