@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -789,6 +791,46 @@ func TestGarbageInStorageIsAMissAndIsDeleted(t *testing.T) {
 			assert.Equal(t, "hit", testkit.Do(t, app, "GET", "/x").Header.Get("X-Cache"), "replaced by a good entry")
 		})
 	}
+}
+
+// A plain storage's first requests, all at once, each find no epoch
+// record: one of them writes it, and every one of them stores its entry
+// under it (each writing its own would leave all but one stored under an
+// epoch that is gone: a miss more for each).
+func TestStorageColdStartStoresEveryFirstRequest(t *testing.T) {
+	s := testkit.NewStorage()
+	const n = 8
+	var arrived sync.WaitGroup
+	arrived.Add(n)
+	var epochReads atomic.Int32
+	s.SetHooks(func(op testkit.Op) {
+		if op.Name == "get" && op.Kind == "epoch" && epochReads.Add(1) <= n {
+			// Hold the first reads of the epoch until every request has
+			// made one: without the lock, all find it absent.
+			arrived.Done()
+			arrived.Wait()
+		}
+	}, nil)
+	app := fiber.New()
+	app.Use(New(WithStorage(s)))
+	var k testkit.Counter
+	app.Get("/items/:id", k.Handler("item"))
+	var wg sync.WaitGroup
+	var stored atomic.Int32
+	for i := range n {
+		wg.Go(func() {
+			r := testkit.Do(t, app, "GET", fmt.Sprintf("/items/%d", i))
+			if strings.HasSuffix(r.Header.Get("Cache-Status"), "; stored") {
+				stored.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	assert.EqualValues(t, n, stored.Load(), "every first request stored")
+	for i := range n {
+		assert.Equal(t, "hit", testkit.Do(t, app, "GET", fmt.Sprintf("/items/%d", i)).Header.Get("X-Cache"), "/items/%d", i)
+	}
+	assert.Equal(t, n, k.Runs())
 }
 
 var errStorageDown = errors.New("storage down")

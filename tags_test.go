@@ -267,17 +267,17 @@ func TestTags_ConstantStorageOps(t *testing.T) {
 	const n = 10000
 	// Straight through the app's handler, as fasthttp's server calls it:
 	// 20,000 requests through app.Test would take most of this test's time.
-	do := func(app *fiber.App, i int) (int, string) {
+	do := func(app *fiber.App, i int) (status int, xCache, cacheStatus string) {
 		ctx := new(fasthttp.RequestCtx)
 		ctx.Request.Header.SetMethod("GET")
 		ctx.Request.SetRequestURI(fmt.Sprintf("/items/%d", i))
 		ctx.Request.Header.SetHost("example.com")
 		app.Handler()(ctx)
-		return ctx.Response.StatusCode(), string(ctx.Response.Header.Peek("X-Cache"))
+		return ctx.Response.StatusCode(), string(ctx.Response.Header.Peek("X-Cache")), string(ctx.Response.Header.Peek("Cache-Status"))
 	}
 	serve := func(t *testing.T, app *fiber.App, i int) string {
 		t.Helper()
-		status, xCache := do(app, i)
+		status, xCache, _ := do(app, i)
 		require.Equal(t, 200, status)
 		return xCache
 	}
@@ -294,17 +294,23 @@ func TestTags_ConstantStorageOps(t *testing.T) {
 	fill := func(t *testing.T, app *fiber.App) {
 		var wg sync.WaitGroup
 		var stored atomic.Int64
+		var mu sync.Mutex
+		var others []string
 		for w := range 4 {
 			wg.Go(func() {
 				for i := w; i < n; i += 4 {
-					if status, xCache := do(app, i); status == 200 && xCache == "miss" {
+					if status, xCache, cacheStatus := do(app, i); status == 200 && xCache == "miss" {
 						stored.Add(1)
+					} else {
+						mu.Lock()
+						others = append(others, fmt.Sprintf("/items/%d: %d %q", i, status, cacheStatus))
+						mu.Unlock()
 					}
 				}
 			})
 		}
 		wg.Wait()
-		require.EqualValues(t, n, stored.Load(), "every entry stored")
+		require.EqualValues(t, n, stored.Load(), "every entry stored; not: %v", others)
 	}
 	t.Run("storage", func(t *testing.T) {
 		s := testkit.NewStorage()

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"reflect"
+	"sync"
 	"time"
 
 	"github.com/fiber-caches/cache/internal/core/entry"
@@ -98,6 +99,10 @@ type storageBackend struct {
 	// clockSkew (tests set another).
 	now  func() int64
 	skew time.Duration
+	// creating serialises this process's creation of an absent epoch:
+	// requests racing to create it would each write a random value, and
+	// all but the last would store entries under an epoch that is gone.
+	creating sync.Mutex
 }
 
 // clockSkew is how far apart the clocks of instances sharing a plain
@@ -135,26 +140,31 @@ func (b *storageBackend) readPath(ctx context.Context, key string) (*entry.Path,
 // epoch then invalidates everything instead of reviving entries).
 func (b *storageBackend) epoch(ctx context.Context, create bool) (uint64, error) {
 	v, err := b.c.get(ctx, b.s.epochKey())
-	if err != nil {
-		return 0, err
+	if err != nil || len(v) == 8 {
+		return epochValue(v), err
 	}
-	if len(v) == 0 {
-		if !create {
-			return 0, nil
-		}
-		g := memstore.NewGen()
-		return g, b.c.set(ctx, b.s.epochKey(), binary.LittleEndian.AppendUint64(nil, g), 0)
+	if !create {
+		return 0, nil
 	}
+	// Absent, or garbage (replaced: a fresh epoch invalidates everything,
+	// which is safe; keeping the garbage would switch the cache off). Read
+	// again under the lock: another request of this process may have
+	// written it meanwhile. Instances racing here cost each other a miss.
+	b.creating.Lock()
+	defer b.creating.Unlock()
+	if v, err = b.c.get(ctx, b.s.epochKey()); err != nil || len(v) == 8 {
+		return epochValue(v), err
+	}
+	g := memstore.NewGen()
+	return g, b.c.set(ctx, b.s.epochKey(), binary.LittleEndian.AppendUint64(nil, g), 0)
+}
+
+// epochValue decodes an epoch record (0 when v is not one).
+func epochValue(v []byte) uint64 {
 	if len(v) != 8 {
-		if !create {
-			return 0, nil
-		}
-		// Garbage: replace it. A fresh epoch invalidates everything, which
-		// is safe; keeping the garbage would switch the cache off.
-		g := memstore.NewGen()
-		return g, b.c.set(ctx, b.s.epochKey(), binary.LittleEndian.AppendUint64(nil, g), 0)
+		return 0
 	}
-	return binary.LittleEndian.Uint64(v), nil
+	return binary.LittleEndian.Uint64(v)
 }
 
 func (b *storageBackend) lookup(ctx context.Context, k *keys, h *fasthttp.RequestHeader, fold, create bool, res *lookupResult) error {
