@@ -15,13 +15,12 @@ import (
 // core.Ctx.
 type fiberV2 struct{}
 
-
 func (fiberV2) RequestCtx(c core.Ctx) *fasthttp.RequestCtx { return c.(*fiber.Ctx).Context() }
 func (fiberV2) Context(c core.Ctx) context.Context         { return c.(*fiber.Ctx).UserContext() }
 func (fiberV2) ProxyTrusted(c core.Ctx) bool               { return c.(*fiber.Ctx).IsProxyTrusted() }
 func (fiberV2) Host(c core.Ctx) string                     { return c.(*fiber.Ctx).Hostname() }
 func (fiberV2) Scheme(c core.Ctx) string                   { return c.(*fiber.Ctx).Protocol() }
-func (fiberV2) FiberV2Headers() bool                  { return true }
+func (fiberV2) FiberV2Headers() bool                       { return true }
 func (fiberV2) App(c core.Ctx) core.App                    { return v2App{c.(*fiber.Ctx).App()} }
 
 // RequestID returns what Fiber v2's requestid middleware leaves in Locals.

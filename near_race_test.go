@@ -39,4 +39,3 @@ func TestNear_RaceAfterHit(t *testing.T) {
 		}
 	}
 }
-

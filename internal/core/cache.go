@@ -60,7 +60,7 @@ func chainCache(c Ctx) *Cache {
 type Cache struct {
 	cfg         config
 	fw          Framework
-	owner       any // the adapter's *Cache (SetOwner)
+	owner       any     // the adapter's *Cache (SetOwner)
 	b           backend // guarded, unless it is the in-process store
 	leases      leaser  // the backend's leases (guarded), for the fleet's coalescing; nil: none
 	mem         *memstore.Store
