@@ -2,7 +2,7 @@ package cache
 
 import (
 	"context"
-		"slices"
+	"slices"
 	"strings"
 
 	"github.com/gofiber/fiber/v3"
