@@ -12,6 +12,7 @@ import (
 // re-exported as it is (api_gen.go).
 
 //go:generate sh -c "cd ../internal/core && go run ./apigen -core . -pkg cache -o ../../fiberv3/api_gen.go"
+//go:generate go run ./internal/v3gen
 
 // A Cache is one response cache: its Handler is the middleware, and its
 // Invalidate methods remove stored responses from outside a request (a
