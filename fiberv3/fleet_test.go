@@ -270,61 +270,6 @@ func TestFleet_LeaderFails(t *testing.T) {
 	}
 }
 
-// TestFleet_SteadyLoad: a steady load on a hot URL with a 1 s TTL for 4 s,
-// spread over three instances sharing Redis, whose handler takes 30 ms.
-// The handler runs about once per TTL for the whole fleet (early refresh,
-// one instance refreshing through the lease), not once per instance per
-// TTL, and no request waits for a handler run at an expiry: every one is
-// a hit (Cache-Status; a request that waited for another's run says
-// collapsed).
-func TestFleet_SteadyLoad(t *testing.T) {
-	const (
-		ttl      = time.Second
-		work     = 30 * time.Millisecond
-		duration = 4 * time.Second
-		clients  = 6
-	)
-	var runs atomic.Int64
-	nodes := newFleet(t, 3, nil, func(c fiber.Ctx) error {
-		runs.Add(1)
-		time.Sleep(work)
-		return c.SendString("hot")
-	}, cache.WithTTL(ttl))
-	require.Equal(t, "miss", fleetGet(nodes[0].base+"/hot").xcache)
-	before := runs.Load()
-	var (
-		wg       sync.WaitGroup
-		requests atomic.Int64
-		waited   atomic.Int64
-		mu       sync.Mutex
-		seen     = map[string]int{}
-	)
-	stop := time.Now().Add(duration)
-	for i := range clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for time.Now().Before(stop) {
-				r := fleetGet(nodes[i%len(nodes)].base + "/hot")
-				requests.Add(1)
-				if r.err != nil || r.status != fiber.StatusOK || !strings.HasPrefix(r.cacheStatus, "fibercache; hit") {
-					waited.Add(1)
-					mu.Lock()
-					seen[fmt.Sprintf("%d %s %q %v", r.status, r.xcache, r.cacheStatus, r.err)]++
-					mu.Unlock()
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	got := runs.Load() - before
-	cycles := int64(duration / ttl)
-	t.Logf("%d requests in %v, %d handler runs (%d TTLs)", requests.Load(), duration, got, cycles)
-	assert.Zero(t, waited.Load(), "requests that were not hits: %v", seen)
-	assert.GreaterOrEqual(t, got, cycles/2, "the hot entry is refreshed about once per TTL")
-	assert.LessOrEqual(t, got, cycles+2, "the handler runs about once per TTL for the fleet, not once per instance per TTL")
-}
-
 // TestFleet_NotStorableDoesNotQueue: once a response for a key could not
 // be stored (here: private) on one instance, requests for it on another
 // go straight to the handler, all at once, instead of queueing behind one

@@ -908,15 +908,6 @@ func invRaceAfter(t *testing.T, e *invRaceEnv, sc invRaceScenario, r string) {
 	require.Equal(t, "hit", got.Header.Get("X-Cache"), "the cache stores again after the race")
 }
 
-// TestInvalidate_RaceInterleavings splits I on a fiber.Storage, which has
-// no atomic update, into its read of the path record and its write of a
-// fresh generation, and runs the read just before R's storage operation p1
-// and the write just before R's operation p2 (or after R), for every p1 ≤
-// p2.
-func TestInvalidate_RaceInterleavings(t *testing.T) {
-	invRaceSplitAll(t, invMapRaceBackend())
-}
-
 func invRaceSplitAll(t *testing.T, be invRaceBackend, hows ...string) {
 	if len(hows) == 0 {
 		hows = invRaceHows

@@ -14,7 +14,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -312,37 +311,6 @@ func TestNear_Flush(t *testing.T) {
 	}
 }
 
-// TestNear_TrackingTableOverflow: with a tracking table of a few keys,
-// Redis forgets most of what A's near tier holds (it sends invalidations
-// for the keys it forgets, and none for their later writes): every
-// invalidation B makes afterwards is still never served by A.
-func TestNear_TrackingTableOverflow(t *testing.T) {
-	for _, mode := range nearModes {
-		t.Run(mode.name, func(t *testing.T) {
-			srv := nearServer(t)
-			require.NoError(t, nearAdmin(t, srv.Addr).ConfigSet(context.Background(), "tracking-table-max-keys", "8").Err())
-			var version atomic.Int64
-			a := newNearSite(t, nearStorageOn(t, srv.Addr), &version, mode.opts()...)
-			a.lag = mode.lag
-			b := newNearSite(t, nearStorageOn(t, srv.Addr), &version)
-			const urls = 12
-			for i := range urls {
-				path := fmt.Sprintf("/n/%d", i)
-				a.get(t, path)
-				a.get(t, path) // fills A's near tier: 4 tracked keys a URL
-			}
-			cache.NearPushDelay(a.cache, 5*time.Millisecond)
-			version.Add(1)
-			for i := range urls {
-				require.NoError(t, b.cache.InvalidateURL(fmt.Sprintf("http://example.com/n/%d", i)))
-			}
-			for i := range urls {
-				a.fresh(t, fmt.Sprintf("/n/%d", i), nearBody(1, fmt.Sprint(i)))
-			}
-		})
-	}
-}
-
 // TestNear_TrackingRefused: a Redis that cannot track keys for this client
 // (CLIENT TRACKING denied by ACL; RESP3 refused: no HELLO) turns the near
 // cache off with one warning that says why; the cache works as without it.
@@ -380,26 +348,6 @@ func TestNear_TrackingRefused(t *testing.T) {
 			require.Equal(t, 1, logs.Count(slog.LevelWarn, ""), "still one warning")
 		})
 	}
-}
-
-// TestNear_MemoryBound: the near tier holds at most its bound, however
-// many responses pass through it, and keeps answering.
-func TestNear_MemoryBound(t *testing.T) {
-	const bound = 256 << 10
-	var version atomic.Int64
-	prefix := redistest.Prefix(t)
-	a := newNearSite(t, nil, &version, cache.WithKeyPrefix(prefix), cache.WithNearCache(bound))
-	a.app.Get("/big/:id", func(c fiber.Ctx) error { return c.SendString(strings.Repeat("x", 2048) + c.Params("id")) })
-	peak := int64(0)
-	for i := range 400 { // 400 responses of 2 KiB, each read twice: about 1 MiB through the near tier
-		path := fmt.Sprintf("/big/%d", i)
-		a.get(t, path)
-		a.get(t, path)
-		peak = max(peak, a.cache.NearBytes())
-		require.LessOrEqual(t, a.cache.NearBytes(), int64(bound), "after %d responses", i+1)
-	}
-	require.Greater(t, peak, int64(bound/2), "the near tier was used")
-	a.warmNear(t, "/big/399")
 }
 
 // TestNear_RelaxedLagBound: an invalidation acknowledged on B stops being

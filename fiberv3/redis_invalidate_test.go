@@ -244,34 +244,6 @@ func invRedisStorageRaceBackend(t *testing.T) invRaceBackend {
 	})
 }
 
-// TestRedisInvalidate_RaceAtEveryPoint runs I (through instance B) at every
-// point of R's story on instance A: before and after each round trip of the
-// Redis fast path, each operation of the generic path, and in the handler.
-func TestRedisInvalidate_RaceAtEveryPoint(t *testing.T) {
-	invRaceEveryPoint(t, invRedisFastRaceBackend(t))
-	// Near tiers by URL and by tag (a route is a tag, which the near tier
-	// drops alike).
-	for _, be := range invNearRaceBackends(t) {
-		invRaceEveryPoint(t, be, "url", "tag")
-	}
-	if testing.Short() {
-		t.Skip("the generic path on Redis: its in-memory twin runs in -short")
-	}
-	// By URL: the generic path's logic is its in-memory twin's
-	// (TestInvalidate_RaceAtEveryPoint, every way); this adds round trips.
-	invRaceEveryPoint(t, invRedisStorageRaceBackend(t), "url")
-}
-
-func TestRedisInvalidate_RaceInterleavings(t *testing.T) {
-	if testing.Short() {
-		t.Skip("hundreds of Redis round trips; the in-memory twin runs in -short")
-	}
-	// By URL only: the generic path's logic is that of its in-memory twin
-	// (TestInvalidate_RaceInterleavings, every way of invalidating); this
-	// one adds real round trips.
-	invRaceSplitAll(t, invRedisStorageRaceBackend(t), "url")
-}
-
 func TestRedisInvalidate_RaceCoalescedFollower(t *testing.T) {
 	invRaceCoalesced(t, invRedisFastRaceBackend(t))
 	for _, be := range invNearRaceBackends(t) {

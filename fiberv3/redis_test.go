@@ -5,7 +5,6 @@ package cache
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -204,27 +203,4 @@ func TestRedisGarbageEpoch(t *testing.T) {
 			}
 		})
 	}
-}
-
-func TestRedisDownServesTheHandler(t *testing.T) {
-	srv, err := redistest.Start()
-	require.NoError(t, err)
-	defer srv.Stop()
-	s := redis.New(redis.Config{Addrs: []string{srv.Addr}})
-	defer s.Close()
-	app := testkit.NewApp()
-	app.Use(redisCache(t, WithStorage(s), WithTTL(time.Minute)).Handler())
-	var k testkit.Counter
-	app.Get("/x", k.Handler("x"))
-	app.Delete("/x", k.Handler("deleted"))
-	testkit.Do(t, app, "GET", "/x")
-	assert.Equal(t, "hit", testkit.Do(t, app, "GET", "/x").Header.Get("X-Cache"))
-
-	srv.Stop()
-	for i := 0; i < 3; i++ {
-		r := testkit.Do(t, app, "GET", "/x")
-		assert.Equal(t, 200, r.Status)
-		assert.Equal(t, "x#"+strconv.Itoa(i+2), r.Body)
-	}
-	assert.Equal(t, 200, testkit.Do(t, app, "DELETE", "/x").Status, "a failed invalidation does not fail the request")
 }

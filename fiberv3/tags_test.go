@@ -6,16 +6,13 @@ import (
 	"context"
 	"fmt"
 	"strings"
-
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/fiber-caches/cache/internal/core"
-
 	"github.com/fiber-caches/cache/fiberv3/internal/testkit"
+	"github.com/fiber-caches/cache/internal/core"
 	"github.com/gofiber/fiber/v3"
-
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
