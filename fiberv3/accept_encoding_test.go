@@ -146,7 +146,7 @@ func (a *compressApp) get(t *testing.T, name, ae string) encResponse {
 		req.Header.Set(name, ae)
 	}
 	var ctx fasthttp.RequestCtx
-	ctx.Init(&req, nil, nil)
+	ctx.Init(&req, testkit.Loopback(), nil)
 	a.serve(&ctx)
 	resp := &ctx.Response
 	if resp.StatusCode() != fiber.StatusOK {

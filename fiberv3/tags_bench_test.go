@@ -30,7 +30,7 @@ func tagHitServer(tb testing.TB, tags ...string) func() {
 	req.SetRequestURI("/p")
 	req.Header.SetHost("example.com")
 	ctx := new(fasthttp.RequestCtx)
-	ctx.Init(&req, nil, nil)
+	ctx.Init(&req, testkit.Loopback(), nil)
 	run := func() {
 		ctx.Response.Reset()
 		ctx.ResetUserValues()

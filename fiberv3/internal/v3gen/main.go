@@ -59,6 +59,7 @@ var rules = []rule{
 	r(`\bc\.AllParams\(\)`, `testkit.AllParams(c)`, "v3 has no c.AllParams (see testkit.AllParams)"),
 	r(`\bsession\.New\(\)`, `session.NewStore()`, "v3's session store"),
 	r(`\bv2App\{`, `v3App{`, "the adapter's App"),
+	r(`\bctx\.Init\(&req, nil, nil\)`, `ctx.Init(&req, testkit.Loopback(), nil)`, "a client on 127.0.0.1: v3's IsProxyTrusted allocates for 0.0.0.0 (fasthttp's default) when the app trusts proxies (see testkit.NewApp); the cache's own allocations are what the tests count"),
 	r(`// 401 Invalid or expired API Key`, `// 401 missing or invalid API Key`, "Fiber v3's keyauth says so when the Validator refuses a key (an Output line)"),
 	// Fiber v2 trusts every proxy unless EnableTrustedProxyCheck; v3 trusts
 	// none unless TrustProxy. The suite was written on v2's default:
