@@ -93,6 +93,7 @@ var excludedTests = map[string]string{
 	"TestInvalidate_RaceInterleavings":            "every interleaving of an invalidation with a plain storage's calls: the backend's protocol (TestInvalidate_RaceAtEveryPoint stays)",
 	"TestFleet_SteadyLoad":                        "fleet coalescing through Redis under load for seconds: the backend's leases",
 	"TestAbuse_WritesDoNotEvict":                  "100,000 writes against the in-process store's bound: the store",
+	"TestAbuse_RedisWritesLeaveNoKeys":            "10,000 writes against Redis leave no keys: the Redis backend",
 	"TestNear_MemoryBound":                        "the near tier's memory bound under many responses: the near tier",
 	"TestNear_TrackingTableOverflow":              "Redis's tracking table overflowing: the near tier",
 	"TestRedisDownServesTheHandler":               "a Redis outage, handled by the storage guard (TestStorageDownServesTheHandler runs the same path through v3)",
