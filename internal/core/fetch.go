@@ -27,7 +27,7 @@ func (m *Cache) fetch(c Ctx, r *request, stale *entry.Entry, refresh bool) error
 		// landed: wait for it, then look in the store again.
 		landing.landed(m.cfg.coalesceWait)
 		if e := m.lookAgain(c, r); e != nil {
-			return m.serveEntry(c, &r.rh, e, r.now, outcomeHit, ReasonNone)
+			return m.serveEntry(c, r, e, r.now, outcomeHit, ReasonNone)
 		}
 		f, leader, _ = m.flights.join(r.k.full(), false, r.now)
 	}
@@ -37,7 +37,7 @@ func (m *Cache) fetch(c Ctx, r *request, stale *entry.Entry, refresh bool) error
 		for !leader {
 			e, failed := f.wait(time.Until(arrived.Add(m.cfg.coalesceWait)), h, r.head, raw, m.cfg.cookieIgnore)
 			if e != nil && acceptable(r.rh.ae, e, f.names) {
-				return m.serveEntry(c, &r.rh, e, r.now, outcomeCollapsed, ReasonNone)
+				return m.serveEntry(c, r, e, r.now, outcomeCollapsed, ReasonNone)
 			}
 			if !failed || retried {
 				f = nil // the leader stored nothing for us: run the handler
@@ -52,7 +52,7 @@ func (m *Cache) fetch(c Ctx, r *request, stale *entry.Entry, refresh bool) error
 				// That run's handler returned already.
 				landing.landed(time.Until(arrived.Add(m.cfg.coalesceWait)))
 				if e := m.lookAgain(c, r); e != nil {
-					return m.serveEntry(c, &r.rh, e, r.now, outcomeHit, ReasonNone)
+					return m.serveEntry(c, r, e, r.now, outcomeHit, ReasonNone)
 				}
 				f = nil
 				break
@@ -66,7 +66,7 @@ func (m *Cache) fetch(c Ctx, r *request, stale *entry.Entry, refresh bool) error
 		m.flights.close(f)
 		if e := m.lookAgain(c, r); e != nil {
 			m.flights.land(f, r.slot, e, r.k.names, h, raw, m.cfg.cookieIgnore)
-			return m.serveEntry(c, &r.rh, e, r.now, outcomeHit, ReasonNone)
+			return m.serveEntry(c, r, e, r.now, outcomeHit, ReasonNone)
 		}
 	}
 	var (
@@ -92,7 +92,7 @@ func (m *Cache) fetch(c Ctx, r *request, stale *entry.Entry, refresh bool) error
 				if o == fleetHit {
 					out = outcomeHit
 				}
-				return m.serveEntry(c, &r.rh, e, r.now, out, ReasonNone)
+				return m.serveEntry(c, r, e, r.now, out, ReasonNone)
 			case fleetNothing:
 				return nil
 			case fleetAlone:
@@ -218,10 +218,10 @@ func (m *Cache) run(c Ctx, r *request, stale *entry.Entry, f *flight) (*entry.En
 			m.fw.RequestCtx(c).SetUserValue(fwdStatusKey{}, status)
 		}
 		m.resetResponse(c, before)
-		return nil, nil, ReasonHandlerError, m.serveEntry(c, &r.rh, stale, r.now, outcomeStaleError, ReasonNone)
+		return nil, nil, ReasonHandlerError, m.serveEntry(c, r, stale, r.now, outcomeStaleError, ReasonNone)
 	}
 	if herr != nil {
-		m.notStored(c, outcomeMiss, ReasonHandlerError)
+		m.notStored(c, r, outcomeMiss, ReasonHandlerError)
 		return nil, nil, ReasonHandlerError, herr
 	}
 	// A 304 confirms the stale entry: the response it stands for is
@@ -249,7 +249,7 @@ func (m *Cache) run(c Ctx, r *request, stale *entry.Entry, f *flight) (*entry.En
 			// keeping it: it goes, and this answer is passed on.
 			m.dropRebuilt(r)
 		}
-		m.notStored(c, o, why)
+		m.notStored(c, r, o, why)
 		m.answerLive(c, r, e, now, before, o, why)
 		return nil, nil, why, nil
 	}
@@ -266,7 +266,7 @@ func (m *Cache) run(c Ctx, r *request, stale *entry.Entry, f *flight) (*entry.En
 	if m.answerLive(c, r, e, now, before, o, ReasonNone) {
 		return e, names, ReasonNone, nil
 	}
-	m.setStatus(c, o, ReasonNone, e, now)
+	m.setStatus(c, r.scratch[:0], o, ReasonNone, e, now)
 	return e, names, ReasonNone, nil
 }
 
@@ -290,16 +290,16 @@ func (m *Cache) answerLive(c Ctx, r *request, e *entry.Entry, now int64, before 
 		return false
 	}
 	m.resetResponse(c, before)
-	_ = m.serveEntry(c, &r.rh, e, now, o, why)
+	_ = m.serveEntry(c, r, e, now, o, why)
 	return true
 }
 
 // notStored counts and logs a response that was not stored (o: a miss
 // or a revalidation).
-func (m *Cache) notStored(c Ctx, o outcome, why Reason) {
+func (m *Cache) notStored(c Ctx, r *request, o outcome, why Reason) {
 	m.observe(EventMiss, ReasonNone)
 	m.observe(EventNotStored, why)
-	m.setStatus(c, o, why, nil, 0)
+	m.setStatus(c, r.scratch[:0], o, why, nil, 0)
 	if m.log.enabled(LevelTrace) {
 		m.log.l.LogAttrs(m.fw.Context(c), LevelTrace, "response_not_cachable",
 			m.requestAttrs(c, slog.String("reason", why.String()), slog.Int("status", c.Response().StatusCode()))...)

@@ -16,7 +16,8 @@ var strAge = []byte(fasthttp.HeaderAge)
 // or 416 when it asks for a range of a stored 200 (RFC 9110 §14), else e
 // whole. The body is copied into the response: what outer middleware does
 // to it afterwards never reaches the stored entry.
-func (m *Cache) serveEntry(c Ctx, rh *reqHeaders, e *entry.Entry, now int64, o outcome, why Reason) error {
+func (m *Cache) serveEntry(c Ctx, r *request, e *entry.Entry, now int64, o outcome, why Reason) error {
+	rh := &r.rh
 	resp := c.Response()
 	h := &resp.Header
 	nm := notModified(rh, e)
@@ -38,7 +39,7 @@ func (m *Cache) serveEntry(c Ctx, rh *reqHeaders, e *entry.Entry, now int64, o o
 			}
 		}
 		resp.ResetBody()
-		m.finishHit(c, e, now, o, why, true)
+		m.finishHit(c, r, e, now, o, why, true)
 		return nil
 	}
 	resp.SetStatusCode(e.Status)
@@ -53,27 +54,26 @@ func (m *Cache) serveEntry(c Ctx, rh *reqHeaders, e *entry.Entry, now int64, o o
 	body := e.Body
 	if len(rh.rng) > 0 && e.Status == fasthttp.StatusOK && !c.Request().Header.IsHead() &&
 		(len(rh.ifRange) == 0 || rfc.IfRangeAllows(rh.ifRange, e.ETag, e.LastModified)) {
-		body = m.applyRange(resp, rh.rng, body)
+		body = m.applyRange(resp, r.scratch[:0], rh.rng, body)
 	}
 	resp.SetBody(body)
-	m.finishHit(c, e, now, o, why, false)
+	m.finishHit(c, r, e, now, o, why, false)
 	return nil
 }
 
 // applyRange answers the range rng of body: a 206 with Content-Range, or a
-// 416; it returns the body to send.
-func (m *Cache) applyRange(resp *fasthttp.Response, rng, body []byte) []byte {
+// 416; it returns the body to send. buf is a scratch buffer.
+func (m *Cache) applyRange(resp *fasthttp.Response, buf, rng, body []byte) []byte {
 	size := int64(len(body))
 	start, end, out := rfc.ParseRange(rng, size)
-	var buf [64]byte
 	switch out {
 	case rfc.RangeSatisfiable:
 		resp.SetStatusCode(fasthttp.StatusPartialContent)
-		resp.Header.SetBytesV(fasthttp.HeaderContentRange, rfc.AppendContentRange(buf[:0], start, end, size))
+		resp.Header.SetBytesV(fasthttp.HeaderContentRange, rfc.AppendContentRange(buf, start, end, size))
 		return body[start : end+1]
 	case rfc.RangeUnsatisfiable:
 		resp.SetStatusCode(fasthttp.StatusRequestedRangeNotSatisfiable)
-		resp.Header.SetBytesV(fasthttp.HeaderContentRange, rfc.AppendContentRange(buf[:0], -1, -1, size))
+		resp.Header.SetBytesV(fasthttp.HeaderContentRange, rfc.AppendContentRange(buf, -1, -1, size))
 		return nil
 	}
 	return body
@@ -96,12 +96,11 @@ func notModified(rh *reqHeaders, e *entry.Entry) bool {
 // finishHit adds Age and the cache headers to a response served from e,
 // and counts it: a 304, a fresh or a stale hit (a miss, a revalidation or
 // a follower's answer was counted where it happened).
-func (m *Cache) finishHit(c Ctx, e *entry.Entry, now int64, o outcome, why Reason, notModified bool) {
+func (m *Cache) finishHit(c Ctx, r *request, e *entry.Entry, now int64, o outcome, why Reason, notModified bool) {
 	h := &c.Response().Header
 	age := e.Age(now) / 1e9
-	var buf [20]byte
-	h.SetCanonical(strAge, strconv.AppendInt(buf[:0], age, 10))
-	m.writeStatus(c, o, why, e, now) // serveEntry cleared every other spelling
+	h.SetCanonical(strAge, strconv.AppendInt(r.scratch[:0], age, 10))
+	m.writeStatus(c, r.scratch[:0], o, why, e, now) // serveEntry cleared every other spelling
 	// One of hit, stale, not_modified or miss per request: a miss was
 	// counted where the handler ran.
 	switch {

@@ -28,6 +28,12 @@ type request struct {
 	// has one (lease.go); started is when the handler started.
 	lease   *lease
 	started int64
+	// scratch is where the header values the cache writes (Age,
+	// Cache-Status, Content-Range) are built: fasthttp's setters leak
+	// their value as far as the compiler can tell (v1.69's do), so an
+	// array on the stack would move to the heap, one allocation per
+	// header per request. The setters copy it: it is reused at once.
+	scratch [128]byte
 }
 
 var requestPool = sync.Pool{New: func() any { return &request{k: keys{buf: make([]byte, 0, 256)}} }}
@@ -65,7 +71,7 @@ func (m *Cache) serve(c Ctx) error {
 		if prev == nil {
 			m.fw.RequestCtx(c).SetUserValue(localsKey{}, asideChain{m})
 		}
-		return m.bypass(c, why)
+		return m.bypass(c, nil, why)
 	}
 	if outer, ok := prev.(inChain); ok {
 		return m.duplicate(c, outer.m)
@@ -79,20 +85,20 @@ func (m *Cache) serve(c Ctx) error {
 	r.now = m.requestTime(c)
 	r.rh.scan(h)
 	if !m.buildKeys(c, r.app, &r.rh, &r.k) {
-		return m.bypass(c, ReasonAbsoluteForm)
+		return m.bypass(c, r.scratch[:0], ReasonAbsoluteForm)
 	}
 	var rd reqDirectives
 	if m.cfg.shared && r.rh.cacheControl {
 		rd = readRequestDirectives(h, r.app.rawHeaders)
 		if rd.noStore {
-			return m.bypass(c, ReasonRequestNoStore)
+			return m.bypass(c, r.scratch[:0], ReasonRequestNoStore)
 		}
 	}
 
 	r.k.pathHash = maphash.Bytes(m.seed, r.k.path())
 	r.slot, r.seen = m.flights.seen(r.k.pathHash)
 	if why := m.lookup(r, c); why != ReasonNone {
-		return m.bypass(c, why)
+		return m.bypass(c, r.scratch[:0], why)
 	}
 	e := r.res.entry
 	if e != nil && !r.res.valid(e, r.now) {
@@ -111,17 +117,17 @@ func (m *Cache) serve(c Ctx) error {
 			if m.refreshEarly(e, r.now) {
 				m.refreshInBackground(c, r)
 			}
-			return m.serveEntry(c, &r.rh, e, r.now, outcomeHit, ReasonNone)
+			return m.serveEntry(c, r, e, r.now, outcomeHit, ReasonNone)
 		case useStale:
 			m.refreshInBackground(c, r)
-			return m.serveEntry(c, &r.rh, e, r.now, outcomeStale, ReasonNone)
+			return m.serveEntry(c, r, e, r.now, outcomeStale, ReasonNone)
 		case useGatewayTimeout:
-			return m.gatewayTimeout(c)
+			return m.gatewayTimeout(c, r)
 		case useRevalidate:
 			stale = e
 		}
 	} else if rd.onlyIfCached {
-		return m.gatewayTimeout(c)
+		return m.gatewayTimeout(c, r)
 	}
 	if m.log.enabled(slog.LevelDebug) {
 		m.log.l.LogAttrs(m.fw.Context(c), slog.LevelDebug, "cache_lookup MISS", m.requestAttrs(c)...)
@@ -189,8 +195,9 @@ func (m *Cache) traceLookup(c Ctx, r *request, err error) {
 	m.log.l.LogAttrs(m.fw.Context(c), LevelTrace, "storage_get", attrs...)
 }
 
-// bypass runs the rest of the chain without the cache.
-func (m *Cache) bypass(c Ctx, why Reason) error {
+// bypass runs the rest of the chain without the cache; buf is a scratch
+// buffer for the cache headers (nil: one is made).
+func (m *Cache) bypass(c Ctx, buf []byte, why Reason) error {
 	m.observe(EventBypass, why)
 	if m.log.enabled(LevelTrace) {
 		m.log.l.LogAttrs(m.fw.Context(c), LevelTrace, "cache_bypass", m.requestAttrs(c, slog.String("reason", why.String()))...)
@@ -199,17 +206,17 @@ func (m *Cache) bypass(c Ctx, why Reason) error {
 	if in, ok := c.Locals(localsKey{}).(inChain); !ok || in.m == m {
 		// Unless a cache further in looked the request up: its
 		// Cache-Status tells what happened.
-		m.setStatus(c, outcomeBypass, why, nil, 0)
+		m.setStatus(c, buf, outcomeBypass, why, nil, 0)
 	}
 	return err
 }
 
 // gatewayTimeout answers only-if-cached with nothing usable stored (RFC
 // 9111 §5.2.1.7).
-func (m *Cache) gatewayTimeout(c Ctx) error {
+func (m *Cache) gatewayTimeout(c Ctx, r *request) error {
 	m.observe(EventMiss, ReasonNone)
 	c.Response().Reset()
 	c.Response().SetStatusCode(fasthttp.StatusGatewayTimeout)
-	m.setStatus(c, outcomeMiss, ReasonRequestDirective, nil, 0)
+	m.setStatus(c, r.scratch[:0], outcomeMiss, ReasonRequestDirective, nil, 0)
 	return nil
 }

@@ -34,10 +34,11 @@ var (
 // nothing for a response that was neither served from nor stored in the
 // cache) and Cache-Status (RFC 9211). stored tells, for a miss, whether the
 // response was stored; e is the entry served, for its remaining freshness.
-// Either replaces every line of its name, in any spelling.
-func (m *Cache) setStatus(c Ctx, o outcome, why Reason, e *entry.Entry, now int64) {
+// Either replaces every line of its name, in any spelling. buf is a
+// scratch buffer (request.scratch; nil: one is made).
+func (m *Cache) setStatus(c Ctx, buf []byte, o outcome, why Reason, e *entry.Entry, now int64) {
 	delLines(&c.Response().Header, func(k []byte) bool { return m.writesStatus(k, o, why) })
-	m.writeStatus(c, o, why, e, now)
+	m.writeStatus(c, buf, o, why, e, now)
 }
 
 // writesCacheHeader reports whether the cache header (WithCacheHeader) is
@@ -50,7 +51,7 @@ func writesCacheHeader(o outcome, why Reason) bool {
 
 // writeStatus is setStatus on a response that has no line of either name
 // (serveEntry deleted them).
-func (m *Cache) writeStatus(c Ctx, o outcome, why Reason, e *entry.Entry, now int64) {
+func (m *Cache) writeStatus(c Ctx, buf []byte, o outcome, why Reason, e *entry.Entry, now int64) {
 	h := &c.Response().Header
 	if m.cacheHeader != nil && writesCacheHeader(o, why) {
 		v := strMiss
@@ -62,7 +63,6 @@ func (m *Cache) writeStatus(c Ctx, o outcome, why Reason, e *entry.Entry, now in
 	if !m.cfg.cacheStatus {
 		return
 	}
-	var buf [128]byte
 	b := append(buf[:0], cacheStatusName...)
 	switch o {
 	case outcomeHit, outcomeStale:
