@@ -50,11 +50,12 @@ func stampede(t *testing.T, impl setup.Impl) int64 {
 	}
 	var runs atomic.Int64
 	body := small.body
-	app, err := setup.App(impl, addr, func(c *fiber.Ctx) error {
+	app, err := setup.New(impl, addr, func(ctx *fasthttp.RequestCtx) error {
 		runs.Add(1)
 		time.Sleep(stampedeWork)
-		c.Response().Header.SetContentType(fiber.MIMEApplicationJSON)
-		return c.Send(body)
+		ctx.Response.Header.SetContentType(fiber.MIMEApplicationJSON)
+		ctx.Response.SetBodyRaw(body)
+		return nil
 	})
 	if err != nil {
 		t.Fatal(err)

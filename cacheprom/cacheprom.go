@@ -9,11 +9,11 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	cache "github.com/fiber-caches/cache"
+	"github.com/fiber-caches/cache/internal/core"
 )
 
 // A StoreSizer reports the bytes a cache's in-process store holds.
-// *cache.Cache is one.
+// A *cache.Cache is one, of the Fiber v2 and the Fiber v3 middleware alike.
 type StoreSizer interface {
 	StoreBytes() int64
 }
@@ -59,16 +59,16 @@ type series struct {
 // others come with cache.EventNotStored. Only the zero series exported up
 // front depend on this: a reason observed with the other event is still
 // counted, and exported from then on.
-var bypassReasons = []cache.Reason{
-	cache.ReasonMethod,
-	cache.ReasonNoRule,
-	cache.ReasonSkip,
-	cache.ReasonPendingInvalidation,
-	cache.ReasonStoragePaused,
-	cache.ReasonRequestNoStore,
-	cache.ReasonAbsoluteForm,
-	cache.ReasonCachingOff,
-	cache.ReasonClosed,
+var bypassReasons = []core.Reason{
+	core.ReasonMethod,
+	core.ReasonNoRule,
+	core.ReasonSkip,
+	core.ReasonPendingInvalidation,
+	core.ReasonStoragePaused,
+	core.ReasonRequestNoStore,
+	core.ReasonAbsoluteForm,
+	core.ReasonCachingOff,
+	core.ReasonClosed,
 }
 
 // unknownReason labels an event that came without a reason, or with one
@@ -106,24 +106,24 @@ func New(opts ...Option) *Metrics {
 		"Requests the cache middleware neither looked up nor stored, by reason.", "reason")
 	m.notStoredDesc = desc("not_stored_total",
 		"Responses the cache did not store, by reason.", "reason")
-	single := map[cache.Event]*prometheus.Desc{
-		cache.EventStored:       desc("stores_total", "Responses the cache stored."),
-		cache.EventRevalidated:  desc("revalidations_total", "Stale entries the handler confirmed with a 304 Not Modified."),
-		cache.EventInvalidation: desc("invalidations_total", "Invalidations of a path or a route."),
-		cache.EventStorageError: desc("storage_errors_total", "Storage calls that failed or timed out."),
-		cache.EventCoalesced:    desc("coalesced_waits_total", "Requests that waited for an identical request's handler run instead of running it."),
+	single := map[core.Event]*prometheus.Desc{
+		core.EventStored:       desc("stores_total", "Responses the cache stored."),
+		core.EventRevalidated:  desc("revalidations_total", "Stale entries the handler confirmed with a 304 Not Modified."),
+		core.EventInvalidation: desc("invalidations_total", "Invalidations of a path or a route."),
+		core.EventStorageError: desc("storage_errors_total", "Storage calls that failed or timed out."),
+		core.EventCoalesced:    desc("coalesced_waits_total", "Requests that waited for an identical request's handler run instead of running it."),
 	}
 	m.storeBytes = desc("store_bytes", "Bytes held by the in-process store of a cache, by the name WatchStore was given.", "cache")
 
 	nEvents := 0
-	for _, e := range cache.Events() {
+	for _, e := range core.Events() {
 		nEvents = max(nEvents, int(e)+1)
 	}
 	m.events = make([]slot, nEvents)
 	m.eventSeries = make([]series, nEvents)
-	for _, e := range cache.Events() {
+	for _, e := range core.Events() {
 		switch e {
-		case cache.EventHit, cache.EventStale, cache.EventNotModified, cache.EventMiss, cache.EventBypass:
+		case core.EventHit, core.EventStale, core.EventNotModified, core.EventMiss, core.EventBypass:
 			m.eventSeries[e] = series{requests, []string{e.String()}}
 		default:
 			if d := single[e]; d != nil {
@@ -133,8 +133,8 @@ func New(opts ...Option) *Metrics {
 		}
 	}
 
-	nReasons := int(cache.ReasonNone) + 1
-	for _, r := range cache.Reasons() {
+	nReasons := int(core.ReasonNone) + 1
+	for _, r := range core.Reasons() {
 		nReasons = max(nReasons, int(r)+1)
 	}
 	m.notStored = make([]slot, nReasons)
@@ -145,7 +145,7 @@ func New(opts ...Option) *Metrics {
 	for i := range m.reasonNames {
 		m.reasonNames[i] = unknownReason
 	}
-	for _, r := range cache.Reasons() {
+	for _, r := range core.Reasons() {
 		if name := r.String(); name != "" {
 			m.reasonNames[r] = name
 		}
@@ -163,23 +163,23 @@ func New(opts ...Option) *Metrics {
 // It implements cache.Observer: an array index and an atomic addition or
 // two, with no allocation and no lock. Events and reasons unknown to this
 // package are ignored and counted as "unknown" respectively.
-func (m *Metrics) Observe(ev cache.Event, r cache.Reason) {
+func (m *Metrics) Observe(ev core.Event, r core.Reason) {
 	if int(ev) < len(m.events) {
 		m.events[ev].n.Add(1)
 	}
 	switch ev {
-	case cache.EventNotStored:
+	case core.EventNotStored:
 		reasonSlot(m.notStored, r).n.Add(1)
-	case cache.EventBypass:
+	case core.EventBypass:
 		reasonSlot(m.bypass, r).n.Add(1)
 	}
 }
 
-func reasonSlot(s []slot, r cache.Reason) *slot {
+func reasonSlot(s []slot, r core.Reason) *slot {
 	if int(r) < len(s) {
 		return &s[r]
 	}
-	return &s[cache.ReasonNone]
+	return &s[core.ReasonNone]
 }
 
 // WatchStore exports s.StoreBytes(), read at each scrape, as the store_bytes
@@ -241,7 +241,7 @@ func (m *Metrics) counter(ch chan<- prometheus.Metric, d *prometheus.Desc, n uin
 }
 
 var (
-	_ cache.Observer       = (*Metrics)(nil)
+	_ core.Observer        = (*Metrics)(nil)
 	_ prometheus.Collector = (*Metrics)(nil)
-	_ StoreSizer           = (*cache.Cache)(nil)
+	_ StoreSizer           = (*core.Cache)(nil)
 )

@@ -8,8 +8,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	cache "github.com/fiber-caches/cache"
 	"github.com/fiber-caches/cache/cacheprom"
+	"github.com/fiber-caches/cache/internal/core"
 )
 
 func newRegistered(t *testing.T, opts ...cacheprom.Option) (*cacheprom.Metrics, *prometheus.Registry) {
@@ -26,26 +26,26 @@ func TestObserveEachEvent(t *testing.T) {
 	m, reg := newRegistered(t)
 
 	observations := []struct {
-		ev cache.Event
-		r  cache.Reason
+		ev core.Event
+		r  core.Reason
 		n  int
 	}{
-		{cache.EventHit, cache.ReasonNone, 3},
-		{cache.EventStale, cache.ReasonNone, 1},
-		{cache.EventNotModified, cache.ReasonNone, 4},
-		{cache.EventMiss, cache.ReasonNone, 2},
-		{cache.EventRevalidated, cache.ReasonNone, 1},
-		{cache.EventStored, cache.ReasonNone, 2},
-		{cache.EventNotStored, cache.ReasonNoStore, 2},
-		{cache.EventNotStored, cache.ReasonPrivate, 1},
-		{cache.EventNotStored, cache.ReasonNone, 1}, // no reason: "unknown"
-		{cache.EventBypass, cache.ReasonMethod, 3},
-		{cache.EventBypass, cache.ReasonNoStore, 1}, // a not-stored reason, counted all the same
-		{cache.EventBypass, cache.Reason(250), 1},   // a reason this package does not know: "unknown"
-		{cache.EventInvalidation, cache.ReasonNone, 5},
-		{cache.EventStorageError, cache.ReasonNone, 1},
-		{cache.EventCoalesced, cache.ReasonNone, 6},
-		{cache.Event(250), cache.ReasonNone, 1}, // an event this package does not know: ignored
+		{core.EventHit, core.ReasonNone, 3},
+		{core.EventStale, core.ReasonNone, 1},
+		{core.EventNotModified, core.ReasonNone, 4},
+		{core.EventMiss, core.ReasonNone, 2},
+		{core.EventRevalidated, core.ReasonNone, 1},
+		{core.EventStored, core.ReasonNone, 2},
+		{core.EventNotStored, core.ReasonNoStore, 2},
+		{core.EventNotStored, core.ReasonPrivate, 1},
+		{core.EventNotStored, core.ReasonNone, 1}, // no reason: "unknown"
+		{core.EventBypass, core.ReasonMethod, 3},
+		{core.EventBypass, core.ReasonNoStore, 1}, // a not-stored reason, counted all the same
+		{core.EventBypass, core.Reason(250), 1},   // a reason this package does not know: "unknown"
+		{core.EventInvalidation, core.ReasonNone, 5},
+		{core.EventStorageError, core.ReasonNone, 1},
+		{core.EventCoalesced, core.ReasonNone, 6},
+		{core.Event(250), core.ReasonNone, 1}, // an event this package does not know: ignored
 	}
 
 	before := gather(t, reg)
@@ -60,13 +60,13 @@ func TestObserveEachEvent(t *testing.T) {
 		}
 	}
 	// The reasons a cache steps aside for are bypasses.
-	for _, r := range []cache.Reason{cache.ReasonSkip, cache.ReasonNoRule, cache.ReasonCachingOff, cache.ReasonClosed} {
+	for _, r := range []core.Reason{core.ReasonSkip, core.ReasonNoRule, core.ReasonCachingOff, core.ReasonClosed} {
 		if _, ok := before[`fibercache_bypass_total{reason="`+r.String()+`"}`]; !ok {
 			t.Errorf("reason %q is not exported at zero in bypass_total", r)
 		}
 	}
 	// Every reason is exported at zero from the start, in one family.
-	for _, r := range cache.Reasons() {
+	for _, r := range core.Reasons() {
 		_, bypass := before[`fibercache_bypass_total{reason="`+r.String()+`"}`]
 		_, notStored := before[`fibercache_not_stored_total{reason="`+r.String()+`"}`]
 		if bypass == notStored {
@@ -140,8 +140,8 @@ func TestNamespaceAndConstLabels(t *testing.T) {
 		cacheprom.WithConstLabels(prometheus.Labels{"app": "shop", "tier": "web"}),
 		cacheprom.WithConstLabels(prometheus.Labels{"tier": "api"}),
 	)
-	m.Observe(cache.EventHit, cache.ReasonNone)
-	m.Observe(cache.EventNotStored, cache.ReasonNoStore)
+	m.Observe(core.EventHit, core.ReasonNone)
+	m.Observe(core.EventNotStored, core.ReasonNoStore)
 	m.WatchStore("pages", sizer(42))
 
 	got := gather(t, reg)
@@ -163,8 +163,8 @@ func TestTwoMetricsOneRegistry(t *testing.T) {
 	a := cacheprom.New(cacheprom.WithConstLabels(prometheus.Labels{"tier": "a"}))
 	b := cacheprom.New(cacheprom.WithConstLabels(prometheus.Labels{"tier": "b"}))
 	reg.MustRegister(a, b)
-	a.Observe(cache.EventHit, cache.ReasonNone)
-	b.Observe(cache.EventMiss, cache.ReasonNone)
+	a.Observe(core.EventHit, core.ReasonNone)
+	b.Observe(core.EventMiss, core.ReasonNone)
 	checkSeries(t, gather(t, reg), map[string]float64{
 		`fibercache_requests_total{result="hit",tier="a"}`:  1,
 		`fibercache_requests_total{result="miss",tier="a"}`: 0,
@@ -255,17 +255,17 @@ func TestLint(t *testing.T) {
 
 func TestObserveDoesNotAllocate(t *testing.T) {
 	m := cacheprom.New(cacheprom.WithConstLabels(prometheus.Labels{"app": "shop"}))
-	events, reasons := cache.Events(), cache.Reasons() // these allocate their slices: outside the measured calls
+	events, reasons := core.Events(), core.Reasons() // these allocate their slices: outside the measured calls
 	allocs := testing.AllocsPerRun(1000, func() {
 		for _, ev := range events {
-			m.Observe(ev, cache.ReasonNone)
+			m.Observe(ev, core.ReasonNone)
 		}
 		for _, r := range reasons {
-			m.Observe(cache.EventNotStored, r)
-			m.Observe(cache.EventBypass, r)
+			m.Observe(core.EventNotStored, r)
+			m.Observe(core.EventBypass, r)
 		}
-		m.Observe(cache.Event(250), cache.Reason(250))
-		m.Observe(cache.EventBypass, cache.Reason(250))
+		m.Observe(core.Event(250), core.Reason(250))
+		m.Observe(core.EventBypass, core.Reason(250))
 	})
 	if allocs != 0 {
 		t.Errorf("Observe allocates: %v allocations per run, want 0", allocs)
@@ -279,8 +279,8 @@ func TestObserveConcurrently(t *testing.T) {
 	for range goroutines {
 		wg.Go(func() {
 			for range each {
-				m.Observe(cache.EventHit, cache.ReasonNone)
-				m.Observe(cache.EventBypass, cache.ReasonSkip)
+				m.Observe(core.EventHit, core.ReasonNone)
+				m.Observe(core.EventBypass, core.ReasonSkip)
 			}
 		})
 	}
@@ -301,7 +301,7 @@ func BenchmarkObserve(b *testing.B) {
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			m.Observe(cache.EventHit, cache.ReasonNone)
+			m.Observe(core.EventHit, core.ReasonNone)
 		}
 	})
 }

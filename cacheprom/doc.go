@@ -1,9 +1,22 @@
 // Package cacheprom exports the cache middleware's events as Prometheus
 // metrics.
 //
+// It is a module of its own, so that the cache's modules require no
+// Prometheus:
+//
+//	go get github.com/fiber-caches/cache/cacheprom
+//
+// It depends on the cache's engine, not on a Fiber adapter, and adds no
+// Fiber to a module graph: cache.Observer, cache.Event and cache.Reason are
+// the engine's types under the names of each adapter, so one Metrics
+// observes the caches of the Fiber v2 middleware
+// (github.com/fiber-caches/cache) and of the Fiber v3 one
+// (github.com/fiber-caches/cache/fiberv3) alike. Its method signatures
+// name the engine's package, internal/core, whose types are those.
+//
 // New returns a *Metrics, which is both a cache.Observer (pass it to
 // cache.WithObserver) and a prometheus.Collector (register it with a
-// prometheus.Registerer):
+// prometheus.Registerer). With Fiber v2:
 //
 //	reg := prometheus.NewRegistry()
 //	m := cacheprom.New(cacheprom.WithConstLabels(prometheus.Labels{"app": "shop"}))

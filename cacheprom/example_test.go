@@ -2,36 +2,30 @@ package cacheprom_test
 
 import (
 	"log"
-	"time"
+	"net/http"
 
-	"github.com/gofiber/fiber/v2"
-	"github.com/gofiber/fiber/v2/middleware/adaptor"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	cache "github.com/fiber-caches/cache"
 	"github.com/fiber-caches/cache/cacheprom"
 )
 
-// The cache's metrics, with the app's label, on the app's own /metrics.
+// The cache's metrics, with the app's label, served to Prometheus on a
+// port of their own. The cache side is two lines in the app, the same with
+// the Fiber v2 middleware (github.com/fiber-caches/cache) and the Fiber v3
+// one (github.com/fiber-caches/cache/fiberv3):
+//
+//	c := cache.NewCache(cache.WithTTL(time.Minute), cache.WithObserver(m))
+//	app.Use(c.Handler())
+//	m.WatchStore("pages", c) // fibercache_store_bytes{app="shop",cache="pages"}
+//
+// To serve /metrics on the app's own port instead, see the package doc.
 func Example() {
 	reg := prometheus.NewRegistry()
 	m := cacheprom.New(cacheprom.WithConstLabels(prometheus.Labels{"app": "shop"}))
 	reg.MustRegister(m)
 
-	app := fiber.New()
-	// Registered before the cache middleware, so that scrapes are neither
-	// cached nor counted.
-	app.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))
-
-	c := cache.NewCache(cache.WithTTL(time.Minute), cache.WithObserver(m))
-	app.Use(c.Handler())
-	// fibercache_store_bytes{app="shop",cache="pages"}: the bytes the
-	// in-process store holds, read at each scrape.
-	m.WatchStore("pages", c)
-
-	app.Get("/products", func(c *fiber.Ctx) error {
-		return c.SendString("products")
-	})
-	log.Fatal(app.Listen(":8080"))
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	log.Fatal(http.ListenAndServe("127.0.0.1:9090", mux))
 }

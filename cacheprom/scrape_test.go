@@ -9,48 +9,57 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gofiber/fiber/v2"
-	"github.com/gofiber/fiber/v2/middleware/adaptor"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/valyala/fasthttp"
+	"github.com/valyala/fasthttp/fasthttpadaptor"
 
-	cache "github.com/fiber-caches/cache"
 	"github.com/fiber-caches/cache/cacheprom"
+	"github.com/fiber-caches/cache/internal/core"
 )
 
-// TestScrape runs the cache in a Fiber app on a loopback listener, sends it
-// a miss, a hit, a conditional request its stored ETag answers and a
-// no-store response, and reads the counters off the app's /metrics.
+// TestScrape runs the cache engine in a plain fasthttp server on a
+// loopback listener (no Fiber: this module does not depend on either),
+// sends it a miss, a hit, a conditional request its stored ETag answers
+// and a no-store response, and reads the counters off the server's
+// /metrics.
 func TestScrape(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	m := cacheprom.New(cacheprom.WithConstLabels(prometheus.Labels{"app": "shop"}))
 	reg.MustRegister(m)
 
-	app := fiber.New(fiber.Config{DisableStartupMessage: true})
-	// Before the cache middleware: scrapes are neither cached nor counted.
-	app.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.HTTPErrorOnError})))
-	c := cache.NewCache(cache.WithTTL(time.Minute), cache.WithObserver(m))
-	app.Use(c.Handler())
-	var pageRuns atomic.Int32
-	app.Get("/page", func(c *fiber.Ctx) error {
-		pageRuns.Add(1)
-		c.Set(fiber.HeaderETag, `"v1"`)
-		return c.SendString("page")
-	})
-	app.Get("/nostore", func(c *fiber.Ctx) error {
-		c.Set(fiber.HeaderCacheControl, "no-store")
-		return c.SendString("secret")
-	})
+	c := core.NewCache(plainFramework{}, core.WithTTL(time.Minute), core.WithObserver(m))
+	t.Cleanup(func() { c.Close() })
 	m.WatchStore("pages", c)
+	var pageRuns atomic.Int32
+	app := &plainApp{
+		// Before the cache: scrapes are neither cached nor counted.
+		metrics: fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.HTTPErrorOnError})),
+		cache:   c.Serve,
+		routes: map[string]func(c *plainCtx) error{
+			"/page": func(c *plainCtx) error {
+				pageRuns.Add(1)
+				c.rc.Response.Header.Set("ETag", `"v1"`)
+				c.rc.SetBodyString("page")
+				return nil
+			},
+			"/nostore": func(c *plainCtx) error {
+				c.rc.Response.Header.Set("Cache-Control", "no-store")
+				c.rc.SetBodyString("secret")
+				return nil
+			},
+		},
+	}
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	srv := &fasthttp.Server{Handler: app.Handler()}
 	served := make(chan error, 1)
-	go func() { served <- app.Listener(ln) }()
+	go func() { served <- srv.Serve(ln) }()
 	t.Cleanup(func() {
-		if err := app.ShutdownWithTimeout(5 * time.Second); err != nil {
+		if err := srv.Shutdown(); err != nil {
 			t.Error(err)
 		}
 		if err := <-served; err != nil && !errors.Is(err, net.ErrClosed) {
@@ -86,7 +95,7 @@ func TestScrape(t *testing.T) {
 	if status, body := get("/page"); status != http.StatusOK || body != "page" {
 		t.Errorf("second GET /page: %d %q, want 200 \"page\"", status, body)
 	}
-	if status, body := get("/page", fiber.HeaderIfNoneMatch, `"v1"`); status != http.StatusNotModified || body != "" {
+	if status, body := get("/page", "If-None-Match", `"v1"`); status != http.StatusNotModified || body != "" {
 		t.Errorf("GET /page with If-None-Match of its ETag: %d %q, want 304 and no body", status, body)
 	}
 	if status, body := get("/nostore"); status != http.StatusOK || body != "secret" {

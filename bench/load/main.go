@@ -24,6 +24,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -41,7 +42,6 @@ import (
 	fibercache "github.com/fiber-caches/cache"
 	"github.com/fiber-caches/cache/bench/internal/setup"
 	"github.com/fiber-caches/cache/internal/core/redistest"
-	"github.com/gofiber/fiber/v2"
 	"github.com/valyala/fasthttp"
 )
 
@@ -189,7 +189,7 @@ var items = func() []item {
 
 // server is one app listening on loopback.
 type server struct {
-	app  *fiber.App
+	app  setup.App
 	addr string
 	runs atomic.Int64
 	done chan error
@@ -203,14 +203,17 @@ func startServer(o *options, impl setup.Impl, work time.Duration) (*server, erro
 // private when private is set, with opts added to fibercache's options.
 func startServerWith(o *options, impl setup.Impl, work time.Duration, private bool, opts ...fibercache.Option) (*server, error) {
 	s := &server{done: make(chan error, 1)}
-	app, err := setup.App(impl, o.redisAddr, func(c *fiber.Ctx) error {
+	app, err := setup.New(impl, o.redisAddr, func(ctx *fasthttp.RequestCtx) error {
 		s.runs.Add(1)
 		if private {
-			c.Set(fiber.HeaderCacheControl, "private")
+			ctx.Response.Header.Set(fasthttp.HeaderCacheControl, "private")
 		}
-		if err := c.JSON(items); err != nil {
+		body, err := json.Marshal(items) // as Fiber's c.JSON
+		if err != nil {
 			return err
 		}
+		ctx.Response.Header.SetContentType("application/json")
+		ctx.Response.SetBodyRaw(body)
 		time.Sleep(work)
 		return nil
 	}, opts...)
@@ -227,7 +230,7 @@ func startServerWith(o *options, impl setup.Impl, work time.Duration, private bo
 }
 
 func (s *server) stop() {
-	_ = s.app.ShutdownWithTimeout(5 * time.Second)
+	_ = s.app.Shutdown()
 	<-s.done
 }
 

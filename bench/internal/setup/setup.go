@@ -1,23 +1,28 @@
-// Package setup builds the caching middlewares that the benchmarks, the
-// stampede test and the load program compare, configured alike: fibercache
-// and Fiber's own cache middleware, each on its in-process store and on
-// Redis.
+// Package setup builds the apps that the benchmarks, the stampede test and
+// the load program compare, configured alike: no cache, fibercache and
+// Fiber's own cache middleware, each on its in-process store and on Redis.
+//
+// An Impl names one of them, on one framework; the handler behind it is a
+// Handler, on fasthttp's context, so that every case serves the same
+// handler. Each framework adapter has a file: fiberv2.go builds the Fiber
+// v2 apps. Another adapter adds its Impls to the list below, a case to New
+// and a file of its own.
 package setup
 
 import (
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"time"
 
 	fibercache "github.com/fiber-caches/cache"
-	"github.com/gofiber/fiber/v2"
-	fibermw "github.com/gofiber/fiber/v2/middleware/cache"
 	"github.com/gofiber/storage/redis/v3"
+	"github.com/valyala/fasthttp"
 )
 
 // Impl is one way of serving a route: without a cache, or through one of
-// the caches on one of the storages.
+// the caches on one of the storages, in one framework.
 type Impl string
 
 // The ways of serving that are compared.
@@ -65,41 +70,61 @@ const MaxMemory = 64 << 20
 // CacheHeader is the response header both caches answer "hit" or "miss" in.
 const CacheHeader = "X-Cache"
 
-// Middleware returns the caching middleware of impl, nil for Raw.
-// redisAddr (host:port) is used by the Redis impls. Fiber's middleware is
-// told to replay the handler's response headers (StoreResponseHeaders), so
-// both caches answer the handler's headers (the benchmarks check it);
-// fibercache adds its own (Cache-Control and Expires for clients, Age,
-// Cache-Status), Fiber's only X-Cache. opts are added to fibercache's.
-func Middleware(impl Impl, redisAddr string, opts ...fibercache.Option) (fiber.Handler, error) {
-	var store fiber.Storage
+// A Handler is the route's handler, the same whatever serves it: it
+// writes the response into ctx. An error is the framework's to answer (a
+// 500).
+type Handler func(ctx *fasthttp.RequestCtx) error
+
+// App is one app: every GET goes through its Impl's cache, if any, then
+// the Handler.
+type App interface {
+	// Handler returns the app's handler, for requests served in process.
+	Handler() fasthttp.RequestHandler
+	// Listener serves on ln until Shutdown.
+	Listener(ln net.Listener) error
+	// Shutdown stops serving, waiting up to a few seconds for requests in
+	// flight.
+	Shutdown() error
+}
+
+// New returns the app of impl in front of h. redisAddr (host:port) is used
+// by the Redis impls; opts are added to fibercache's options (the Options
+// of every fibercache adapter are one type).
+func New(impl Impl, redisAddr string, h Handler, opts ...fibercache.Option) (App, error) {
+	if !slices.Contains(Impls, impl) {
+		return nil, fmt.Errorf("unknown impl %q", impl)
+	}
+	// Every Impl so far runs in Fiber v2.
+	return newFiberV2(impl, redisAddr, h, opts...)
+}
+
+// fibercacheOptions returns the options of fibercache's impls, in every
+// adapter, but the storage (WithStorage takes the framework's Storage
+// type): the adapter adds that for the impls that use Redis. opts come
+// last.
+func fibercacheOptions(impl Impl, opts []fibercache.Option) []fibercache.Option {
+	o := []fibercache.Option{fibercache.WithTTL(TTL)}
 	if impl.UsesRedis() {
-		s, err := Redis(redisAddr)
-		if err != nil {
-			return nil, err
-		}
-		store = s
+		o = append(o, fibercache.WithStorageTimeout(StorageTimeout))
+	} else {
+		o = append(o, fibercache.WithMaxMemory(MaxMemory))
 	}
-	switch impl {
-	case Raw:
+	if impl == FibercacheNear || impl == FibercacheLag {
+		o = append(o, fibercache.WithNearCache(MaxMemory))
+	}
+	if impl == FibercacheLag {
+		o = append(o, fibercache.WithNearCacheLag(NearLag))
+	}
+	return append(o, opts...)
+}
+
+// storage returns the Redis storage on redisAddr for the impls that use
+// Redis, nil for the others.
+func storage(impl Impl, redisAddr string) (*redis.Storage, error) {
+	if !impl.UsesRedis() {
 		return nil, nil
-	case FibercacheMem:
-		return fibercache.New(append([]fibercache.Option{fibercache.WithTTL(TTL), fibercache.WithMaxMemory(MaxMemory)}, opts...)...), nil
-	case FibercacheRedis:
-		return fibercache.New(append([]fibercache.Option{fibercache.WithTTL(TTL), fibercache.WithStorage(store), fibercache.WithStorageTimeout(StorageTimeout)}, opts...)...), nil
-	case FibercacheNear, FibercacheLag:
-		near := []fibercache.Option{fibercache.WithTTL(TTL), fibercache.WithStorage(store), fibercache.WithStorageTimeout(StorageTimeout),
-			fibercache.WithNearCache(MaxMemory)}
-		if impl == FibercacheLag {
-			near = append(near, fibercache.WithNearCacheLag(NearLag))
-		}
-		return fibercache.New(append(near, opts...)...), nil
-	case FiberMem:
-		return fibermw.New(fibermw.Config{Expiration: TTL, StoreResponseHeaders: true, MaxBytes: MaxMemory}), nil
-	case FiberRedis:
-		return fibermw.New(fibermw.Config{Expiration: TTL, StoreResponseHeaders: true, Storage: store}), nil
 	}
-	return nil, fmt.Errorf("unknown impl %q", impl)
+	return Redis(redisAddr)
 }
 
 // Redis returns a Redis storage on addr (host:port).
@@ -119,19 +144,4 @@ func Redis(addr string) (s *redis.Storage, err error) {
 		}
 	}()
 	return redis.New(redis.Config{Host: host, Port: p}), nil
-}
-
-// App returns an app that serves every GET through impl's middleware and
-// then h. opts are added to fibercache's options.
-func App(impl Impl, redisAddr string, h fiber.Handler, opts ...fibercache.Option) (*fiber.App, error) {
-	mw, err := Middleware(impl, redisAddr, opts...)
-	if err != nil {
-		return nil, err
-	}
-	app := fiber.New(fiber.Config{DisableStartupMessage: true})
-	if mw != nil {
-		app.Use(mw)
-	}
-	app.Get("/*", h)
-	return app, nil
 }
