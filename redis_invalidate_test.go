@@ -264,10 +264,11 @@ func TestRedisInvalidate_RaceInterleavings(t *testing.T) {
 	if testing.Short() {
 		t.Skip("hundreds of Redis round trips; the in-memory twin runs in -short")
 	}
-	// By URL only: the generic path's logic is that of its in-memory twin
-	// (TestInvalidate_RaceInterleavings, every way of invalidating); this
-	// one adds real round trips.
-	invRaceSplitAll(t, invRedisStorageRaceBackend(t), "url")
+	// By URL, in two scenarios: the generic path's logic is that of its
+	// in-memory twin (TestInvalidate_RaceInterleavings, every scenario and
+	// every way of invalidating); this one adds real round trips, to a
+	// record learnt from another variant and from another instance.
+	invRaceSplitHow(t, invRedisStorageRaceBackend(t).by("url"), "vary cold", "vary other variant via B")
 }
 
 func TestRedisInvalidate_RaceCoalescedFollower(t *testing.T) {
