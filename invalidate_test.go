@@ -657,6 +657,7 @@ func invMemoryRaceBackend() invRaceBackend {
 		e := &invRaceEnv{}
 		e.a = newInvRaceApp(t, vary, &e.version)
 		e.b = e.a
+		cache.Isolate(e.a.cache) // its tests run in parallel: main_test.go
 		return e
 	}}
 }
@@ -676,6 +677,10 @@ func invStorageRaceBackend(name string, newStorage func(t *testing.T) (fiber.Sto
 		}
 		e.a = newInvRaceApp(t, vary, &e.version, opts(spyA)...)
 		e.b = newInvRaceApp(t, vary, &e.version, opts(spyB)...)
+		// Two processes: B learns of A's invalidations through the storage
+		// alone (and the tests run in parallel: main_test.go).
+		cache.Isolate(e.a.cache)
+		cache.Isolate(e.b.cache)
 		e.tap = func(f func(after bool)) {
 			if f == nil {
 				spyA.SetHooks(nil, nil)
@@ -790,6 +795,7 @@ func invRacePoints(t *testing.T, be invRaceBackend, sc invRaceScenario) []invRac
 // TestInvalidate_RaceAtEveryPoint runs I at every point of R's story on the
 // in-process store and on a fiber.Storage.
 func TestInvalidate_RaceAtEveryPoint(t *testing.T) {
+	t.Parallel() // long: main_test.go
 	for _, be := range []invRaceBackend{invMemoryRaceBackend(), invMapRaceBackend()} {
 		invRaceEveryPoint(t, be)
 	}
@@ -913,6 +919,7 @@ func invRaceAfter(t *testing.T, e *invRaceEnv, sc invRaceScenario, r string) {
 // and the write just before R's operation p2 (or after R), for every p1 ≤
 // p2.
 func TestInvalidate_RaceInterleavings(t *testing.T) {
+	t.Parallel() // long: main_test.go
 	invRaceSplitAll(t, invMapRaceBackend())
 }
 

@@ -261,6 +261,7 @@ func TestRedisInvalidate_RaceAtEveryPoint(t *testing.T) {
 }
 
 func TestRedisInvalidate_RaceInterleavings(t *testing.T) {
+	t.Parallel() // long: main_test.go
 	if testing.Short() {
 		t.Skip("hundreds of Redis round trips; the in-memory twin runs in -short")
 	}

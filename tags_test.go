@@ -264,6 +264,7 @@ func TestTags_KeptThroughRevalidation(t *testing.T) {
 // whatever the number of entries carrying the tag: no index of keys, no
 // scan. 10,000 tagged entries on a plain fiber.Storage and on Redis.
 func TestTags_ConstantStorageOps(t *testing.T) {
+	t.Parallel() // long: main_test.go
 	const n = 10000
 	// Straight through the app's handler, as fasthttp's server calls it:
 	// 20,000 requests through app.Test would take most of this test's time.
@@ -283,7 +284,9 @@ func TestTags_ConstantStorageOps(t *testing.T) {
 	}
 	newApp := func(t *testing.T, opts ...Option) *fiber.App {
 		app := fiber.New()
-		app.Use(newTestCache(t, everyBackend()[0], append(opts, WithTTL(time.Hour), WithClockSkew(0))...).Handler())
+		m := newTestCache(t, everyBackend()[0], append(opts, WithTTL(time.Hour), WithClockSkew(0))...)
+		Isolate(m) // the test runs in parallel: main_test.go
+		app.Use(m.Handler())
 		app.Get("/items/:id", func(c *fiber.Ctx) error {
 			Tag(c, "catalogue")
 			return c.SendString(c.Params("id"))
@@ -318,6 +321,7 @@ func TestTags_ConstantStorageOps(t *testing.T) {
 		fill(t, app)
 		m := NewCache(WithStorage(s), WithStorageTimeout(testkit.StorageTimeout))
 		defer m.Close()
+		Isolate(m)
 		s.TakeCounts()
 		require.NoError(t, m.InvalidateTags("catalogue"))
 		c := s.TakeCounts()
@@ -336,6 +340,7 @@ func TestTags_ConstantStorageOps(t *testing.T) {
 		rs.Conn().AddHook(rt)
 		m := NewCache(WithStorage(rs), WithKeyPrefix(prefix), WithStorageTimeout(testkit.StorageTimeout))
 		defer m.Close()
+		Isolate(m)
 		rt.Take()
 		require.NoError(t, m.InvalidateTags("catalogue"))
 		assert.EqualValues(t, 1, rt.Take(), "one round trip (one script call)")

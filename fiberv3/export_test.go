@@ -21,9 +21,8 @@ func withClock(clock func() time.Time) Option { return core.WithClock(clock) }
 // tests whose instances share one clock.
 func WithClockSkew(d time.Duration) Option { return core.WithClockSkew(d) }
 
-// Isolate takes m out of the process's registry of caches, so that an
-// invalidation made through another cache of the process reaches m only
-// through their shared storage, as between two processes.
+// Isolate makes m a process of its own: invalidations reach it, and go
+// from it, only through its storage (core.Isolate).
 func Isolate(m *Cache) { core.Isolate(m.c) }
 
 // NearHook makes f run before (after=false) and after (after=true) each

@@ -659,6 +659,7 @@ func invMemoryRaceBackend() invRaceBackend {
 		e := &invRaceEnv{}
 		e.a = newInvRaceApp(t, vary, &e.version)
 		e.b = e.a
+		cache.Isolate(e.a.cache) // its tests run in parallel: main_test.go
 		return e
 	}}
 }
@@ -678,6 +679,10 @@ func invStorageRaceBackend(name string, newStorage func(t *testing.T) (fiber.Sto
 		}
 		e.a = newInvRaceApp(t, vary, &e.version, opts(spyA)...)
 		e.b = newInvRaceApp(t, vary, &e.version, opts(spyB)...)
+		// Two processes: B learns of A's invalidations through the storage
+		// alone (and the tests run in parallel: main_test.go).
+		cache.Isolate(e.a.cache)
+		cache.Isolate(e.b.cache)
 		e.tap = func(f func(after bool)) {
 			if f == nil {
 				spyA.SetHooks(nil, nil)
@@ -792,6 +797,7 @@ func invRacePoints(t *testing.T, be invRaceBackend, sc invRaceScenario) []invRac
 // TestInvalidate_RaceAtEveryPoint runs I at every point of R's story on the
 // in-process store and on a fiber.Storage.
 func TestInvalidate_RaceAtEveryPoint(t *testing.T) {
+	t.Parallel() // long: main_test.go
 	for _, be := range []invRaceBackend{invMemoryRaceBackend(), invMapRaceBackend()} {
 		invRaceEveryPoint(t, be)
 	}

@@ -76,6 +76,7 @@ type Cache struct {
 	app         atomic.Pointer[appInfo]
 	hooked      sync.Map // App → struct{}: apps whose Shutdown closes the cache
 	closed      atomic.Bool
+	isolated    atomic.Bool // a process of its own, for tests (Isolate)
 	closeOnce   sync.Once
 }
 

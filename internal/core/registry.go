@@ -43,6 +43,9 @@ func unregister(m *Cache) {
 // whose backend is not m's (one invalidation per storage).
 func everyCache(m *Cache) []*Cache {
 	out := []*Cache{m}
+	if m.isolated.Load() {
+		return out // Isolate (testing.go)
+	}
 	seen := []any{m.b.identity()}
 	registry.mu.Lock()
 	defer registry.mu.Unlock()

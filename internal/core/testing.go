@@ -75,10 +75,15 @@ func TLSConn(remote, local net.Addr) net.Conn {
 	return refreshTLSConn{refreshConn: refreshConn{remote: remote, local: local}}
 }
 
-// Isolate takes m out of the process's registry of caches, so that an
-// invalidation made through another cache of the process reaches m only
-// through their shared storage, as between two processes.
-func Isolate(m *Cache) { unregister(m) }
+// Isolate makes m a process of its own: it leaves the process's registry
+// of caches, so that an invalidation made through another cache of the
+// process reaches m only through their shared storage, and one made
+// through m reaches no other cache but through its storage, as between two
+// processes. Tests that run in parallel isolate their caches.
+func Isolate(m *Cache) {
+	m.isolated.Store(true)
+	unregister(m)
+}
 
 // NearHook makes f run before (after=false) and after (after=true) each
 // tracked read of m's near tier: before it is sent, and when its reply
