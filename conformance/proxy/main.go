@@ -275,7 +275,7 @@ func (e upstreamError) Unwrap() error { return e.err }
 //     Upgrade, Proxy-Connection and the fields Connection lists reach the
 //     cache untouched too. The suite's tests of those fields therefore
 //     measure the cache, not this forwarding.
-//   - fasthttp (v1.51) reads a 1xx interim response as if it were final and
+//   - fasthttp (v1.51 as v1.69) reads a 1xx interim response as if it were final and
 //     leaves the final response unread on the connection. Each upstream
 //     request is therefore sent with Connection: close (no connection is
 //     reused, so no stale bytes reach another test), and an interim
