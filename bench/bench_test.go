@@ -1,7 +1,9 @@
 // Package bench measures fibercache's hit and miss paths side by side with
 // no cache at all (Raw) and with Fiber's own cache middleware, by driving
 // app.Handler() with a reused *fasthttp.RequestCtx: no network, so what is
-// measured is the middleware and the storage round trips.
+// measured is the middleware and the storage round trips. Each runs in
+// Fiber v2 (fibercache-mem, fiber-mem, ...) and in Fiber v3
+// (fibercache-v3-mem, fiber-v3-mem, ...; see setup.Impls).
 //
 //	go test ./bench -run '^$' -bench . -benchmem
 //
@@ -183,7 +185,7 @@ func (s *server) check(tb testing.TB, ctx *fasthttp.RequestCtx, want string) {
 	if resp.StatusCode() != fiber.StatusOK || !bytes.Equal(resp.Body(), s.shape.body) {
 		tb.Fatalf("%s: status %d, body of %d bytes; want 200 and the handler's %d bytes", s.impl, resp.StatusCode(), len(resp.Body()), len(s.shape.body))
 	}
-	if got := string(resp.Header.Peek(setup.CacheHeader)); s.impl != setup.Raw && got != want {
+	if got := string(resp.Header.Peek(setup.CacheHeader)); !s.impl.IsRaw() && got != want {
 		tb.Fatalf("%s: %s: %q, want %q", s.impl, setup.CacheHeader, got, want)
 	}
 	// Every case answers the handler's headers: a cache that dropped them
@@ -204,7 +206,7 @@ func (s *server) warm(tb testing.TB, ctx *fasthttp.RequestCtx) int64 {
 	runs := s.runs.Load()
 	s.do(ctx)
 	s.check(tb, ctx, "hit")
-	if s.impl != setup.Raw && s.runs.Load() != runs {
+	if !s.impl.IsRaw() && s.runs.Load() != runs {
 		tb.Fatalf("%s: the handler ran on a hit", s.impl)
 	}
 	return s.runs.Load()
@@ -213,16 +215,17 @@ func (s *server) warm(tb testing.TB, ctx *fasthttp.RequestCtx) int64 {
 // stillHits fails if the handler ran since warm returned runs.
 func (s *server) stillHits(tb testing.TB, runs int64) {
 	tb.Helper()
-	if s.impl != setup.Raw && s.runs.Load() != runs {
+	if !s.impl.IsRaw() && s.runs.Load() != runs {
 		tb.Fatalf("%s: the handler ran %d times during the hit benchmark", s.impl, s.runs.Load()-runs)
 	}
 }
 
-// hitCases lists what each hit benchmark compares. Fiber's middleware keys
-// by path alone and ignores Vary, so it sits out the Vary case.
+// hitCases lists what each hit benchmark compares. Fiber v2's middleware
+// keys by path alone and ignores Vary, so both Fibers' sit out the Vary
+// case (v3's keys the Vary values, but a comparison needs both).
 func hitCases(s shape) []setup.Impl {
 	if s.vary {
-		return []setup.Impl{setup.Raw, setup.FibercacheMem, setup.FibercacheRedis}
+		return []setup.Impl{setup.Raw, setup.FibercacheMem, setup.FibercacheRedis, setup.RawV3, setup.FibercacheV3Mem, setup.FibercacheV3Redis}
 	}
 	return setup.Impls
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the HTTP caching test suite cache-tests (github.com/http-tests/cache-tests)
 # against fibercache (or Fiber's own cache) behind Fiber's proxy middleware,
+# in Fiber v2 or Fiber v3,
 # saves the suite's JSON results and prints the cache-tests.fyi counts.
 # Everything listens on 127.0.0.1 only; see conformance/README.md.
 #
@@ -8,6 +9,9 @@
 #
 # Environment:
 #   IMPL=fibercache|fiber   cache under test (default fibercache)
+#   ADAPTER=v2|v3           Fiber version of the proxy and of the cache under test:
+#                           v2 (the root module, Fiber v2's middleware/cache) or v3
+#                           (fiberv3, Fiber v3's middleware/cache); default v2
 #   STORE=mem|redis         its store (default mem)
 #   REDIS_ADDR=host:port    loopback Redis for STORE=redis (default 127.0.0.1:6379;
 #                           when the default answers nothing and redis-server is
@@ -20,7 +24,8 @@
 #   FIBER_CONFIG=rfc|plain  with IMPL=fiber: rfc (default: lifetime from the response's
 #                           Cache-Control/Expires, key with query) or plain (fixed
 #                           1-minute Expiration, key = path); see proxy/main.go
-#   OUT=FILE                same as -o (default conformance/results/IMPL-STORE.json)
+#   OUT=FILE                same as -o (default conformance/results/IMPL-STORE.json
+#                           for v2, conformance/results/IMPL-v3-STORE.json for v3)
 #   RUN_TIMEOUT=SECONDS     bound on the whole run (default 1200)
 set -euo pipefail
 
@@ -40,6 +45,7 @@ if [ -z "${CONFORMANCE_BOUNDED:-}" ]; then
 fi
 
 IMPL="${IMPL:-fibercache}"
+ADAPTER="${ADAPTER:-v2}"
 STORE="${STORE:-mem}"
 OUT="${OUT:-}"
 TEST_ID=""
@@ -59,10 +65,14 @@ log() { echo "run.sh: $*" >&2; }
 
 case "$IMPL" in fibercache|fiber) ;; *) die "IMPL=$IMPL: want fibercache or fiber" ;; esac
 case "$STORE" in mem|redis) ;; *) die "STORE=$STORE: want mem or redis" ;; esac
+case "$ADAPTER" in v2|v3) ;; *) die "ADAPTER=$ADAPTER: want v2 or v3" ;; esac
+# The results' name: IMPL for v2 (as before v3 existed), IMPL-v3 for v3.
+IMPL_NAME="$IMPL"
+[ "$ADAPTER" = v2 ] || IMPL_NAME="$IMPL-$ADAPTER"
 for tool in go node npm tar; do
   command -v "$tool" >/dev/null 2>&1 || die "$tool is not on PATH"
 done
-[ -n "$OUT" ] || OUT="$HERE/results/$IMPL-$STORE.json"
+[ -n "$OUT" ] || OUT="$HERE/results/$IMPL_NAME-$STORE.json"
 case "$OUT" in /*) ;; *) OUT="$PWD/$OUT" ;; esac
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/fibercache-conformance.XXXXXX")"
@@ -198,7 +208,7 @@ log "building conformance/proxy (fibercache $REV)"
   || die "go build ./conformance/proxy failed (while the work tree does not build, try FIBERCACHE_REF=<a commit that does>)"
 
 # ---- Redis
-PROXY_ARGS=(-impl "$IMPL")
+PROXY_ARGS=(-impl "$IMPL" -adapter "$ADAPTER")
 if [ "$IMPL" = fiber ]; then
   case "${FIBER_CONFIG:-rfc}" in rfc|plain) ;; *) die "FIBER_CONFIG=$FIBER_CONFIG: want rfc or plain" ;; esac
   PROXY_ARGS+=(-fiber-config "${FIBER_CONFIG:-rfc}")
@@ -224,13 +234,13 @@ fi
 
 # ---- origin and proxy, on free loopback ports
 read -r ORIGIN_PORT PROXY_PORT < <(free_ports 2)
-log "origin on 127.0.0.1:$ORIGIN_PORT, proxy ($IMPL, $STORE) on 127.0.0.1:$PROXY_PORT"
+log "origin on 127.0.0.1:$ORIGIN_PORT, proxy ($IMPL, Fiber $ADAPTER, $STORE) on 127.0.0.1:$PROXY_PORT"
 (cd "$SUITE" && NODE_OPTIONS="--import=$WORK/loopback.mjs" exec setsid npm run --silent server \
   --port="$ORIGIN_PORT" --pidfile="$WORK/origin.pid" >"$WORK/origin.log" 2>&1) &
 ORIGIN_PGID=$!
 wait_for "origin server" 127.0.0.1 "$ORIGIN_PORT" "$ORIGIN_PGID" 30
 
-PREFIX="conformance:$IMPL-$STORE-$(date +%s)-$$:"
+PREFIX="conformance:$IMPL_NAME-$STORE-$(date +%s)-$$:"
 "$WORK/proxy" "${PROXY_ARGS[@]}" -listen "127.0.0.1:$PROXY_PORT" \
   -origin "http://127.0.0.1:$ORIGIN_PORT" -prefix "$PREFIX" >"$WORK/proxy.log" 2>&1 &
 PROXY_PID=$!
@@ -264,9 +274,9 @@ PROXY_PID=""
 grep -h 'removed\|removing' "$WORK/proxy.log" >&2 || true
 
 echo
-NAME="$IMPL ($STORE)"
+NAME="$IMPL_NAME ($STORE)"
 if [ "$IMPL" = fiber ]; then
-  NAME="fiber cache, ${FIBER_CONFIG:-rfc} config ($STORE)"
+  NAME="fiber $ADAPTER cache, ${FIBER_CONFIG:-rfc} config ($STORE)"
 fi
-echo "fibercache $REV; IMPL=$IMPL STORE=$STORE"
+echo "fibercache $REV; IMPL=$IMPL ADAPTER=$ADAPTER STORE=$STORE"
 node "$HERE/summary.mjs" --suite "$SUITE" --published --fails "$NAME=$OUT"

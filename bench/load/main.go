@@ -1,6 +1,6 @@
-// Command load drives fibercache and Fiber's own cache middleware over
-// loopback HTTP with a closed-loop client, side by side with no cache at
-// all, and prints requests per second, latency percentiles and, for the
+// Command load drives fibercache and Fiber's own cache middleware, in
+// Fiber v2 and in Fiber v3, over loopback HTTP with a closed-loop client,
+// side by side with no cache at all, and prints requests per second, latency percentiles and, for the
 // Redis cases, Redis commands per request (INFO commandstats, so exact
 // only on a Redis of its own) per case as a markdown table. It then runs a
 // stampede: many concurrent requests for one cold URL, counting how often
@@ -9,7 +9,14 @@
 // coalescing and with the fleet's; and the private phase: a hot URL
 // answered Cache-Control: private, beside no cache.
 //
-//	go run ./bench/load [-duration 10s] [-conns 64] [-instances 3] [-fleet 10s] [-private]
+//	go run ./bench/load [-duration 10s] [-conns 64] [-instances 3] [-cases raw,fibercache-mem,...] [-fleet 10s] [-private]
+//
+// -cases picks the cases (default: all of them, setup.Impls): raw,
+// fibercache-mem, fibercache-redis, fibercache-near, fibercache-lag,
+// fiber-mem, fiber-redis in Fiber v2; raw-v3, fibercache-v3-mem,
+// fibercache-v3-redis, fiber-v3-mem, fiber-v3-redis in Fiber v3. A case's
+// "vs raw" is against the raw case of its framework, when it ran before it.
+// The stampede runs every cache of the chosen frameworks.
 //
 // With -instances n, each case runs n servers (n instances of the app,
 // sharing Redis in the Redis cases), and the client spreads its
@@ -123,18 +130,20 @@ func run(o *options) error {
 		o.conns, o.instances, o.duration, o.warmup, o.work, runtime.GOMAXPROCS(0))
 	fmt.Println("| case | requests | requests/s | vs raw | p50 | p99 | handler runs | Redis commands/request |")
 	fmt.Println("|---|---:|---:|---:|---:|---:|---:|---:|")
-	var rawRate float64
+	// The rate without a cache, per framework (IsV3): what "vs raw"
+	// divides by, once the raw case of the framework has run.
+	rawRate := map[bool]float64{}
 	for _, impl := range o.cases {
 		r, err := loadCase(o, impl)
 		if err != nil {
 			return fmt.Errorf("%s: %w", impl, err)
 		}
-		if impl == setup.Raw {
-			rawRate = r.rate
+		if impl.IsRaw() {
+			rawRate[impl.IsV3()] = r.rate
 		}
 		ratio := "–"
-		if rawRate > 0 {
-			ratio = fmt.Sprintf("%.1fx", r.rate/rawRate)
+		if raw := rawRate[impl.IsV3()]; raw > 0 {
+			ratio = fmt.Sprintf("%.1fx", r.rate/raw)
 		}
 		cmds := "–"
 		if r.redisCmds >= 0 {
@@ -148,6 +157,9 @@ func run(o *options) error {
 		fmt.Println("| case | handler runs | slowest response |")
 		fmt.Println("|---|---:|---:|")
 		for _, impl := range setup.Caches {
+			if !slices.ContainsFunc(o.cases, func(c setup.Impl) bool { return c.IsV3() == impl.IsV3() }) {
+				continue // a framework none of -cases runs in
+			}
 			runs, slowest, err := stampede(o, impl)
 			if err != nil {
 				return fmt.Errorf("stampede %s: %w", impl, err)
@@ -282,7 +294,7 @@ func loadCase(o *options, impl setup.Impl) (result, error) {
 			if err != nil {
 				return result{}, err
 			}
-			if impl != setup.Raw && xc != want {
+			if !impl.IsRaw() && xc != want {
 				return result{}, fmt.Errorf("instance %d, request %d: %s: %q, want %q", i+1, j+1, setup.CacheHeader, xc, want)
 			}
 		}

@@ -1,9 +1,11 @@
 // Command table turns the output of the benchmarks in bench/ (any -count)
 // into the markdown table of the README: the median ns/op, B/op and
 // allocs/op of each benchmark, its time relative to the raw case of its
-// group (the benchmark of the same name ending in /raw), for fibercache
-// its time relative to Fiber's cache on the same storage (below 1: faster),
-// and for a near cache (fibercache-near, fibercache-lag) its time relative
+// group and framework (the benchmark of the same name ending in /raw, or
+// /raw-v3 for a Fiber v3 case: a name with "-v3"), for fibercache its time
+// relative to Fiber's cache on the same framework and storage
+// (fibercache-mem against fiber-mem, fibercache-v3-mem against
+// fiber-v3-mem; below 1: faster), and for a near cache (fibercache-near, fibercache-lag) its time relative
 // to fibercache's in-process store.
 //
 //	go test ./bench -run '^$' -bench . -benchmem -count 6 > new.txt
@@ -66,7 +68,11 @@ func main() {
 	for _, name := range order {
 		s := samples[name]
 		vsRaw, vsFiber, vsMem := "", "", ""
-		if raw, ok := samples[path.Join(path.Dir(name), "raw")]; ok {
+		rawName := "raw"
+		if strings.Contains(path.Base(name), "-v3") {
+			rawName = "raw-v3"
+		}
+		if raw, ok := samples[path.Join(path.Dir(name), rawName)]; ok {
 			vsRaw = ratio(s.ns, raw.ns)
 		}
 		if fiber, ok := samples[strings.Replace(name, "/fibercache-", "/fiber-", 1)]; ok && fiber != s {

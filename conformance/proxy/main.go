@@ -1,10 +1,15 @@
 // Command proxy is the reverse proxy that the HTTP caching test suite
-// cache-tests (github.com/http-tests/cache-tests) is run against: a Fiber v2
-// app with fibercache in RFC 9111 shared-cache mode in front of Fiber's own
-// proxy middleware, which forwards every request to the suite's origin
-// server. conformance/run.sh starts it; see conformance/README.md.
+// cache-tests (github.com/http-tests/cache-tests) is run against: a Fiber
+// app (v2, or v3 with -adapter v3) with fibercache in RFC 9111
+// shared-cache mode in front of Fiber's own proxy middleware, which
+// forwards every request to the suite's origin server. conformance/run.sh
+// starts it; see conformance/README.md.
 //
-//	go run ./conformance/proxy -listen 127.0.0.1:8080 -origin http://127.0.0.1:8000 [-redis 127.0.0.1:6379] [-prefix P]
+//	go run ./conformance/proxy -listen 127.0.0.1:8080 -origin http://127.0.0.1:8000 [-adapter v2|v3] [-redis 127.0.0.1:6379] [-prefix P]
+//
+// fiberv2.go builds the Fiber v2 app (fibercache's root module), fiberv3.go
+// the Fiber v3 one (its fiberv3 module); the forwarding below them is
+// fasthttp's, shared.
 //
 // It listens on, forwards to and stores in loopback addresses only.
 package main
@@ -28,11 +33,6 @@ import (
 	"syscall"
 	"time"
 
-	cache "github.com/fiber-caches/cache"
-	"github.com/gofiber/fiber/v2"
-	fibercache "github.com/gofiber/fiber/v2/middleware/cache"
-	"github.com/gofiber/fiber/v2/middleware/proxy"
-	"github.com/gofiber/fiber/v2/utils"
 	"github.com/gofiber/storage/redis/v3"
 	"github.com/valyala/fasthttp"
 )
@@ -49,8 +49,48 @@ var hiddenFlags = map[string]bool{"impl": true, "fiber-expiration": true, "fiber
 
 type options struct {
 	listen, origin, redis, prefix, impl string
+	adapter                             string
 	fiberConfig                         string
 	fiberExpiration                     time.Duration
+}
+
+// proxyApp is the proxy's Fiber app, in either Fiber.
+type proxyApp interface {
+	// Listener serves on ln until Shutdown.
+	Listener(ln net.Listener) error
+	// Shutdown stops serving, waiting up to 5 s for requests in flight.
+	Shutdown() error
+	// Test serves req in process (Fiber's app.Test, 5 s at most).
+	Test(req *http.Request) (*http.Response, error)
+}
+
+// newApp builds the proxy in o.adapter's Fiber: hop-by-hop request fields
+// dropped, then the cache under test, then Fiber's proxy middleware
+// forwarding to the origin (at originAddr) through newUpstream.
+func newApp(o options, originAddr string, store *redis.Storage) proxyApp {
+	if o.adapter == "v3" {
+		return newAppV3(o, originAddr, store)
+	}
+	return newAppV2(o, originAddr, store)
+}
+
+// newUpstream is the client of both Fibers' proxy.Balancer: one upstream
+// to the origin at originAddr.
+func newUpstream(originAddr string) *fasthttp.LBClient {
+	up := &upstream{hc: &fasthttp.HostClient{
+		Addr:                      originAddr,
+		NoDefaultUserAgentHeader:  true, // pass the client's User-Agent (or none) through
+		DisablePathNormalizing:    true, // forward the path and query byte for byte
+		MaxIdemponentCallAttempts: 1,    // never retry: the origin counts requests
+		ReadTimeout:               upstreamTimeout,
+		WriteTimeout:              upstreamTimeout,
+		ReadBufferSize:            64 << 10,
+		WriteBufferSize:           64 << 10,
+	}}
+	return &fasthttp.LBClient{
+		Clients: []fasthttp.BalancingClient{up},
+		Timeout: upstreamTimeout,
+	}
 }
 
 func main() {
@@ -59,12 +99,13 @@ func main() {
 	flag.StringVar(&o.origin, "origin", "http://127.0.0.1:8000", "loopback origin `URL` to forward every request to")
 	flag.StringVar(&o.redis, "redis", "", "store responses in the Redis at this loopback `host:port` (default: the in-process store)")
 	flag.StringVar(&o.prefix, "prefix", "", "storage key `prefix` (default: unique per run, so runs never see each other's entries)")
-	flag.StringVar(&o.impl, "impl", "fibercache", "cache under test: fibercache, fiber (github.com/gofiber/fiber/v2/middleware/cache) or none (forwarding only, to check the forwarding)")
+	flag.StringVar(&o.adapter, "adapter", "v2", "Fiber major version of the app and of the cache under test: v2 (github.com/fiber-caches/cache) or v3 (github.com/fiber-caches/cache/fiberv3)")
+	flag.StringVar(&o.impl, "impl", "fibercache", "cache under test: fibercache, fiber (Fiber's middleware/cache of -adapter's version) or none (forwarding only, to check the forwarding)")
 	flag.StringVar(&o.fiberConfig, "fiber-config", "rfc", "with -impl fiber: rfc (lifetime from the response's Cache-Control/Expires, key with query) or plain (a fixed -fiber-expiration, key = path)")
 	flag.DurationVar(&o.fiberExpiration, "fiber-expiration", time.Minute, "with -impl fiber: its Config.Expiration (whole seconds, at least 1s); with -fiber-config rfc, the longest lifetime")
 	flag.Usage = func() {
 		out := flag.CommandLine.Output()
-		fmt.Fprintf(out, "usage: %s [flags]\n\nA Fiber reverse proxy with fibercache (shared-cache mode) in front, for the cache-tests suite.\n\n", os.Args[0])
+		fmt.Fprintf(out, "usage: %s [flags]\n\nA Fiber (v2 or v3) reverse proxy with fibercache (shared-cache mode) in front, for the cache-tests suite.\n\n", os.Args[0])
 		flag.VisitAll(func(f *flag.Flag) {
 			if hiddenFlags[f.Name] {
 				return
@@ -104,6 +145,9 @@ func run(o options) error {
 			return err
 		}
 	}
+	if o.adapter != "v2" && o.adapter != "v3" {
+		return fmt.Errorf("-adapter %q: want v2 or v3", o.adapter)
+	}
 	if o.impl != "fibercache" && o.impl != "fiber" && o.impl != "none" {
 		return fmt.Errorf("-impl %q: want fibercache, fiber or none", o.impl)
 	}
@@ -135,7 +179,7 @@ func run(o options) error {
 	if store != nil {
 		storeName = "redis " + o.redis
 	}
-	fmt.Fprintf(os.Stderr, "conformance proxy: %s (%s, key prefix %q) on http://%s -> %s\n", o.impl, storeName, o.prefix, ln.Addr(), o.origin)
+	fmt.Fprintf(os.Stderr, "conformance proxy: %s, Fiber %s (%s, key prefix %q) on http://%s -> %s\n", o.impl, o.adapter, storeName, o.prefix, ln.Addr(), o.origin)
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -149,7 +193,7 @@ func run(o options) error {
 		}
 	case <-ctx.Done():
 		fmt.Fprintln(os.Stderr, "conformance proxy: shutting down")
-		if serr := app.ShutdownWithTimeout(5 * time.Second); serr != nil {
+		if serr := app.Shutdown(); serr != nil {
 			err = fmt.Errorf("shutdown: %w", serr)
 		}
 	}
@@ -164,98 +208,12 @@ func run(o options) error {
 	return err
 }
 
-// newApp builds the proxy: hop-by-hop request fields dropped, then the cache
-// under test, then Fiber's proxy middleware forwarding to the origin.
-func newApp(o options, originAddr string, store *redis.Storage) *fiber.App {
-	app := fiber.New(fiber.Config{
-		DisableStartupMessage: true,
-		// fasthttp replaces the response's Date with its own clock and adds
-		// a Content-Type unless told not to; a proxy passes both through.
-		DisableDefaultDate:        true,
-		DisableDefaultContentType: true,
-		ReadBufferSize:            64 << 10, // request headers up to 64 KiB
-		ErrorHandler:              errorHandler,
-		// Fiber answers 400 to a method it does not know; the suite also
-		// sends M-SEARCH (an unknown method that must invalidate).
-		RequestMethods: append(append([]string(nil), fiber.DefaultMethods...), "M-SEARCH"),
-	})
-	app.Use(dropHopByHopRequest)
-
-	switch o.impl {
-	case "fiber":
-		app.Use(fibercache.New(fiberConfig(o, store)))
-	case "none":
-		// no cache: the forwarding alone, to tell its effects from the cache's
-	case "fibercache":
-		opts := []cache.Option{cache.WithSharedCache(), cache.WithKeyPrefix(o.prefix)}
-		if store != nil {
-			opts = append(opts, cache.WithStorage(store))
-		}
-		app.Use(cache.New(opts...))
-	}
-
-	up := &upstream{hc: &fasthttp.HostClient{
-		Addr:                      originAddr,
-		NoDefaultUserAgentHeader:  true, // pass the client's User-Agent (or none) through
-		DisablePathNormalizing:    true, // forward the path and query byte for byte
-		MaxIdemponentCallAttempts: 1,    // never retry: the origin counts requests
-		ReadTimeout:               upstreamTimeout,
-		WriteTimeout:              upstreamTimeout,
-		ReadBufferSize:            64 << 10,
-		WriteBufferSize:           64 << 10,
-	}}
-	app.Use(proxy.Balancer(proxy.Config{
-		Servers:        []string{"http://" + originAddr}, // unused: Client is set
-		Timeout:        upstreamTimeout,
-		ModifyRequest:  restoreTarget,
-		ModifyResponse: restoreConnection,
-		Client: &fasthttp.LBClient{
-			Clients: []fasthttp.BalancingClient{up},
-			Timeout: upstreamTimeout,
-		},
-	}))
-	return app
-}
-
-// fiberConfig is Fiber's own cache middleware configured as close to RFC
-// 9111 as its Config allows. "plain" is the Config the issue names:
-// CacheControl, StoreResponseHeaders and a fixed Expiration, keyed by path
-// (Fiber's default key). "rfc" adds what its other fields allow: an
-// ExpirationGenerator that takes the lifetime from the response's
-// Cache-Control (s-maxage, then max-age; none for no-store, no-cache,
-// private) or Expires (against Date), capped at Expiration, and nothing
-// reusable without them; and a key with the query string. Fiber's cache has
-// no notion of Vary, validation, request directives beyond a substring test
-// for no-store and no-cache, or Age.
-func fiberConfig(o options, store *redis.Storage) fibercache.Config {
-	cfg := fibercache.Config{
-		CacheControl:         true,
-		StoreResponseHeaders: true,
-		Expiration:           o.fiberExpiration,
-		KeyGenerator: func(c *fiber.Ctx) string {
-			return o.prefix + utils.CopyString(c.Path())
-		},
-	}
-	if o.fiberConfig == "rfc" {
-		cfg.KeyGenerator = func(c *fiber.Ctx) string {
-			return o.prefix + utils.CopyString(c.OriginalURL())
-		}
-		cfg.ExpirationGenerator = func(c *fiber.Ctx, cfg *fibercache.Config) time.Duration {
-			return min(responseLifetime(&c.Response().Header, time.Now()), cfg.Expiration)
-		}
-	}
-	if store != nil {
-		cfg.Storage = store
-	}
-	return cfg
-}
-
 // responseLifetime is a shared cache's freshness lifetime of a response
 // (RFC 9111 §4.2.1), 0 when it must not be reused without validation. With
 // a lifetime of 0, Fiber's cache stores the entry already expired.
 func responseLifetime(h *fasthttp.ResponseHeader, now time.Time) time.Duration {
 	maxAge, sMaxAge := int64(-1), int64(-1)
-	for _, d := range strings.Split(string(h.Peek(fiber.HeaderCacheControl)), ",") {
+	for _, d := range strings.Split(string(h.Peek(fasthttp.HeaderCacheControl)), ",") {
 		name, val, _ := strings.Cut(strings.TrimSpace(d), "=")
 		switch strings.ToLower(name) {
 		case "no-store", "no-cache", "private":
@@ -279,13 +237,13 @@ func responseLifetime(h *fasthttp.ResponseHeader, now time.Time) time.Duration {
 	case maxAge >= 0:
 		return time.Duration(min(maxAge, maxSeconds)) * time.Second
 	}
-	if exp := h.Peek(fiber.HeaderExpires); len(exp) > 0 {
+	if exp := h.Peek(fasthttp.HeaderExpires); len(exp) > 0 {
 		t, err := http.ParseTime(string(exp))
 		if err != nil {
 			return 0 // invalid Expires: already expired
 		}
 		date := now
-		if d, err := http.ParseTime(string(h.Peek(fiber.HeaderDate))); err == nil {
+		if d, err := http.ParseTime(string(h.Peek(fasthttp.HeaderDate))); err == nil {
 			date = d
 		}
 		return max(t.Sub(date), 0)
@@ -298,22 +256,6 @@ type upstreamError struct{ err error }
 
 func (e upstreamError) Error() string { return "upstream: " + e.err.Error() }
 func (e upstreamError) Unwrap() error { return e.err }
-
-func errorHandler(c *fiber.Ctx, err error) error {
-	code := fiber.StatusInternalServerError
-	var fe *fiber.Error
-	var ue upstreamError
-	switch {
-	case errors.As(err, &ue):
-		code = fiber.StatusBadGateway
-	case errors.As(err, &fe):
-		code = fe.Code
-	}
-	c.Response().Reset()
-	c.Status(code)
-	c.Set(fiber.HeaderContentType, fiber.MIMETextPlainCharsetUTF8)
-	return c.SendString(err.Error())
-}
 
 // upstream is the one server behind Fiber's proxy.Balancer. It makes the
 // forwarding faithful where Fiber's proxy middleware and the fasthttp client
@@ -333,7 +275,7 @@ func errorHandler(c *fiber.Ctx, err error) error {
 //     Upgrade, Proxy-Connection and the fields Connection lists reach the
 //     cache untouched too. The suite's tests of those fields therefore
 //     measure the cache, not this forwarding.
-//   - fasthttp (v1.51) reads a 1xx interim response as if it were final and
+//   - fasthttp (v1.51 as v1.69) reads a 1xx interim response as if it were final and
 //     leaves the final response unread on the connection. Each upstream
 //     request is therefore sent with Connection: close (no connection is
 //     reused, so no stale bytes reach another test), and an interim
@@ -368,10 +310,9 @@ func (u *upstream) DoDeadline(req *fasthttp.Request, resp *fasthttp.Response, de
 	return nil
 }
 
-// restoreConnection is proxy.Balancer's ModifyResponse: it puts back the
-// origin's Connection field that copyResponse set aside.
-func restoreConnection(c *fiber.Ctx) error {
-	h := &c.Response().Header
+// restoreConnection puts back the origin's Connection field that
+// copyResponse set aside: the adapters' proxy.Balancer ModifyResponse.
+func restoreConnection(h *fasthttp.ResponseHeader) {
 	var vals [][]byte
 	h.VisitAll(func(k, v []byte) {
 		if bytes.EqualFold(k, []byte(connectionCarrier)) {
@@ -379,13 +320,12 @@ func restoreConnection(c *fiber.Ctx) error {
 		}
 	})
 	if len(vals) == 0 {
-		return nil
+		return
 	}
 	h.Del(connectionCarrier)
 	for _, v := range vals {
-		h.Add(fiber.HeaderConnection, string(v))
+		h.Add(fasthttp.HeaderConnection, string(v))
 	}
-	return nil
 }
 
 // copyResponse writes in's status, header fields and body into resp. The
@@ -450,28 +390,21 @@ func hopByHop(connection [][]byte) map[string]bool {
 	return drop
 }
 
-// targetKey is the fiber.Ctx Locals key of the request-target as received.
+// targetKey is the Locals key of the request-target as received.
 type targetKey struct{}
 
-// restoreTarget is proxy.Balancer's ModifyRequest. Once anything has parsed
-// the request's URI (Fiber's router does), Balancer forwards the URI
-// re-serialised from its normalised, decoded path: /a/%7E/../b would reach
-// the origin as /b. Setting the target as received makes Balancer, and the
-// fasthttp client (with DisablePathNormalizing), forward it byte for byte.
-func restoreTarget(c *fiber.Ctx) error {
-	if raw, ok := c.Locals(targetKey{}).([]byte); ok {
-		c.Request().SetRequestURIBytes(raw)
-	}
-	return nil
-}
-
-// dropHopByHopRequest notes the request-target as received, and removes the
-// request's connection-specific fields before anything else sees them
-// (Fiber's proxy would delete only Connection, and forward the fields it
-// lists).
-func dropHopByHopRequest(c *fiber.Ctx) error {
-	c.Locals(targetKey{}, append([]byte(nil), c.Request().Header.RequestURI()...))
-	h := &c.Request().Header
+// dropHopByHop removes the request's connection-specific fields before
+// anything else sees them (Fiber's proxy would delete only Connection, and
+// forward the fields it lists), and returns a copy of the request-target as
+// received, for the adapter's restoreTarget: once anything has parsed the
+// request's URI (Fiber's router does), proxy.Balancer forwards the URI
+// re-serialised from its normalised, decoded path (/a/%7E/../b would reach
+// the origin as /b). Setting the target as received makes Balancer, and
+// the fasthttp client (with DisablePathNormalizing), forward it byte for
+// byte.
+func dropHopByHop(req *fasthttp.Request) (target []byte) {
+	target = append([]byte(nil), req.Header.RequestURI()...)
+	h := &req.Header
 	var connection [][]byte
 	h.VisitAll(func(k, v []byte) {
 		if bytes.EqualFold(k, []byte(fasthttp.HeaderConnection)) {
@@ -492,7 +425,21 @@ func dropHopByHopRequest(c *fiber.Ctx) error {
 	for _, n := range names {
 		h.Del(n)
 	}
-	return c.Next()
+	return target
+}
+
+// writeError answers err in resp: code (a 502 for an upstreamError,
+// whatever code the adapter read from a *fiber.Error, else 500) and the
+// error's text.
+func writeError(resp *fasthttp.Response, code int, err error) {
+	var ue upstreamError
+	if errors.As(err, &ue) {
+		code = fasthttp.StatusBadGateway
+	}
+	resp.Reset()
+	resp.SetStatusCode(code)
+	resp.Header.SetContentType("text/plain; charset=utf-8")
+	resp.SetBodyString(err.Error())
 }
 
 // checkOrigin validates -origin and returns its host:port.

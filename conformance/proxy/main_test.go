@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -32,13 +33,22 @@ func TestCheckLoopback(t *testing.T) {
 	}
 }
 
-// newTestProxy returns the proxy app, without a cache, in front of h.
-func newTestProxy(t *testing.T, h http.HandlerFunc) func(*http.Request) *http.Response {
+// adapters are the Fibers the proxy runs in (-adapter).
+var adapters = []string{"v2", "v3"}
+
+// newTestProxy returns the proxy app, without a cache, in Fiber adapter,
+// in front of h.
+func newTestProxy(t *testing.T, adapter string, h http.HandlerFunc) func(*http.Request) *http.Response {
+	return newTestCache(t, options{adapter: adapter, impl: "none", prefix: "test:"}, h)
+}
+
+// newTestCache returns the proxy app o describes in front of h.
+func newTestCache(t *testing.T, o options, h http.HandlerFunc) func(*http.Request) *http.Response {
 	origin := httptest.NewServer(h) // 127.0.0.1:0
 	t.Cleanup(origin.Close)
-	app := newApp(options{impl: "none", prefix: "test:"}, strings.TrimPrefix(origin.URL, "http://"), nil)
+	app := newApp(o, strings.TrimPrefix(origin.URL, "http://"), nil)
 	return func(r *http.Request) *http.Response {
-		resp, err := app.Test(r, 5000)
+		resp, err := app.Test(r)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -48,9 +58,15 @@ func newTestProxy(t *testing.T, h http.HandlerFunc) func(*http.Request) *http.Re
 }
 
 func TestForwardsFaithfully(t *testing.T) {
+	for _, adapter := range adapters {
+		t.Run(adapter, func(t *testing.T) { testForwardsFaithfully(t, adapter) })
+	}
+}
+
+func testForwardsFaithfully(t *testing.T, adapter string) {
 	const date = "Mon, 01 Jan 2001 01:01:01 GMT"
 	var seen *http.Request
-	do := newTestProxy(t, func(w http.ResponseWriter, r *http.Request) {
+	do := newTestProxy(t, adapter, func(w http.ResponseWriter, r *http.Request) {
 		seen = r.Clone(r.Context())
 		w.Header()["Date"] = []string{date}
 		w.Header()["Connection"] = []string{"a"}
@@ -92,13 +108,45 @@ func TestForwardsFaithfully(t *testing.T) {
 }
 
 func TestInterimResponseIs502(t *testing.T) {
-	do := newTestProxy(t, func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Link", "</a.css>; rel=preload")
-		w.WriteHeader(http.StatusEarlyHints)
-		w.WriteHeader(http.StatusOK)
-	})
-	if resp := do(httptest.NewRequest(http.MethodGet, "/", nil)); resp.StatusCode != http.StatusBadGateway {
-		t.Errorf("got %d, want 502", resp.StatusCode)
+	for _, adapter := range adapters {
+		do := newTestProxy(t, adapter, func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Link", "</a.css>; rel=preload")
+			w.WriteHeader(http.StatusEarlyHints)
+			w.WriteHeader(http.StatusOK)
+		})
+		if resp := do(httptest.NewRequest(http.MethodGet, "/", nil)); resp.StatusCode != http.StatusBadGateway {
+			t.Errorf("%s: got %d, want 502", adapter, resp.StatusCode)
+		}
+	}
+}
+
+// TestCaches checks that -impl fibercache and -impl fiber put a cache in
+// front of the forwarding on either adapter: a fresh response is served
+// from the cache the second time (the origin sees one request), with the
+// origin's body and Date.
+func TestCaches(t *testing.T) {
+	for _, adapter := range adapters {
+		for _, impl := range []string{"fibercache", "fiber"} {
+			t.Run(adapter+"/"+impl, func(t *testing.T) {
+				var runs atomic.Int64
+				do := newTestCache(t, options{adapter: adapter, impl: impl, prefix: "test:", fiberConfig: "rfc", fiberExpiration: time.Minute},
+					func(w http.ResponseWriter, _ *http.Request) {
+						runs.Add(1)
+						w.Header().Set("Cache-Control", "max-age=60")
+						_, _ = io.WriteString(w, "body")
+					})
+				for i := range 2 {
+					resp := do(httptest.NewRequest(http.MethodGet, "/c?q=1", nil))
+					body, _ := io.ReadAll(resp.Body)
+					if resp.StatusCode != http.StatusOK || string(body) != "body" {
+						t.Fatalf("request %d: got %d %q, want 200 \"body\"", i+1, resp.StatusCode, body)
+					}
+				}
+				if n := runs.Load(); n != 1 {
+					t.Errorf("the origin saw %d requests for one fresh URL, want 1 (the second served from the cache)", n)
+				}
+			})
+		}
 	}
 }
 

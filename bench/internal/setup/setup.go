@@ -5,8 +5,8 @@
 // An Impl names one of them, on one framework; the handler behind it is a
 // Handler, on fasthttp's context, so that every case serves the same
 // handler. Each framework adapter has a file: fiberv2.go builds the Fiber
-// v2 apps. Another adapter adds its Impls to the list below, a case to New
-// and a file of its own.
+// v2 apps, fiberv3.go the Fiber v3 ones. Another adapter adds its Impls to
+// the list below, a case to New and a file of its own.
 package setup
 
 import (
@@ -34,24 +34,56 @@ const (
 	FibercacheLag   Impl = "fibercache-lag"   // fibercache, Redis with a near cache (relaxed: WithNearCacheLag(NearLag))
 	FiberMem        Impl = "fiber-mem"        // Fiber's middleware/cache, its in-memory storage
 	FiberRedis      Impl = "fiber-redis"      // Fiber's middleware/cache, github.com/gofiber/storage/redis/v3
+
+	// In Fiber v3: the Fiber v3 module of fibercache and Fiber v3's own
+	// middleware/cache. A case's name with "fibercache-" replaced by
+	// "fiber-" is Fiber's cache on the same framework and storage (what
+	// bench/table compares it with).
+	RawV3             Impl = "raw-v3"              // no cache, Fiber v3
+	FibercacheV3Mem   Impl = "fibercache-v3-mem"   // fibercache/fiberv3, default in-process store
+	FibercacheV3Redis Impl = "fibercache-v3-redis" // fibercache/fiberv3, github.com/gofiber/storage/redis/v3
+	FiberV3Mem        Impl = "fiber-v3-mem"        // Fiber v3's middleware/cache, its in-memory storage
+	FiberV3Redis      Impl = "fiber-v3-redis"      // Fiber v3's middleware/cache, github.com/gofiber/storage/redis/v3
 )
 
-// Impls lists every Impl, Raw first.
-var Impls = []Impl{Raw, FibercacheMem, FibercacheRedis, FibercacheNear, FibercacheLag, FiberMem, FiberRedis}
+// Impls lists every Impl: the Fiber v2 ones, Raw first, then the Fiber v3
+// ones, RawV3 first.
+var Impls = []Impl{
+	Raw, FibercacheMem, FibercacheRedis, FibercacheNear, FibercacheLag, FiberMem, FiberRedis,
+	RawV3, FibercacheV3Mem, FibercacheV3Redis, FiberV3Mem, FiberV3Redis,
+}
 
 // Caches lists the Impls that cache.
-var Caches = Impls[1:]
+var Caches = slices.DeleteFunc(slices.Clone(Impls), func(i Impl) bool { return i.IsRaw() })
 
 // UsesRedis reports whether impl needs a Redis.
 func (i Impl) UsesRedis() bool {
-	return i == FibercacheRedis || i == FibercacheNear || i == FibercacheLag || i == FiberRedis
+	switch i {
+	case FibercacheRedis, FibercacheNear, FibercacheLag, FiberRedis, FibercacheV3Redis, FiberV3Redis:
+		return true
+	}
+	return false
+}
+
+// IsRaw reports whether impl serves without a cache (Raw, RawV3).
+func (i Impl) IsRaw() bool { return i == Raw || i == RawV3 }
+
+// IsV3 reports whether impl runs in Fiber v3.
+func (i Impl) IsV3() bool {
+	switch i {
+	case RawV3, FibercacheV3Mem, FibercacheV3Redis, FiberV3Mem, FiberV3Redis:
+		return true
+	}
+	return false
 }
 
 // NearLag is the lag of the relaxed near cache case.
 const NearLag = 100 * time.Millisecond
 
 // IsFiber reports whether impl is Fiber's own cache middleware.
-func (i Impl) IsFiber() bool { return i == FiberMem || i == FiberRedis }
+func (i Impl) IsFiber() bool {
+	return i == FiberMem || i == FiberRedis || i == FiberV3Mem || i == FiberV3Redis
+}
 
 // TTL is how long every cache keeps a response: longer than any run.
 const TTL = 10 * time.Minute
@@ -94,7 +126,9 @@ func New(impl Impl, redisAddr string, h Handler, opts ...fibercache.Option) (App
 	if !slices.Contains(Impls, impl) {
 		return nil, fmt.Errorf("unknown impl %q", impl)
 	}
-	// Every Impl so far runs in Fiber v2.
+	if impl.IsV3() {
+		return newFiberV3(impl, redisAddr, h, opts...)
+	}
 	return newFiberV2(impl, redisAddr, h, opts...)
 }
 
