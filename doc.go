@@ -1,5 +1,6 @@
 /*
-Package cache is fibercache, an HTTP response cache middleware for Fiber v2.
+Package cache is fibercache, an HTTP response cache middleware for Fiber v2
+(github.com/fiber-caches/cache/fiberv3 is the same for Fiber v3).
 It answers repeated GET and HEAD requests from a store without running the
 handler, and drops what it stored when the data changes. It is a Go port of
 the design of the Python starlette-caches and of Django's cache middleware.
