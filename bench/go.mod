@@ -4,12 +4,25 @@ go 1.25.0
 
 require (
 	github.com/fiber-caches/cache v0.0.0-00010101000000-000000000000
+	github.com/fiber-caches/cache/cacheprom v0.0.0-00010101000000-000000000000
 	github.com/fiber-caches/cache/fiberv3 v0.0.0-00010101000000-000000000000
 	github.com/fiber-caches/cache/internal/core v0.0.0-00010101000000-000000000000
 	github.com/gofiber/fiber/v2 v2.52.15
 	github.com/gofiber/fiber/v3 v3.1.0
 	github.com/gofiber/storage/redis/v3 v3.4.3
+	github.com/prometheus/client_golang v1.24.1
+	github.com/stretchr/testify v1.12.1
 	github.com/valyala/fasthttp v1.69.0
+)
+
+require (
+	github.com/beorn7/perks v1.0.1 // indirect
+	github.com/munnerz/goautoneg v0.0.0-20191010083416-a7dc8b61c822 // indirect
+	github.com/prometheus/client_model v0.6.2 // indirect
+	github.com/prometheus/common v0.70.1 // indirect
+	github.com/prometheus/procfs v0.21.1 // indirect
+	go.yaml.in/yaml/v3 v3.0.5 // indirect
+	google.golang.org/protobuf v1.36.11 // indirect
 )
 
 require (
@@ -38,6 +51,7 @@ require (
 
 replace (
 	github.com/fiber-caches/cache => ../
+	github.com/fiber-caches/cache/cacheprom => ../cacheprom
 	github.com/fiber-caches/cache/fiberv3 => ../fiberv3
 	github.com/fiber-caches/cache/internal/core => ../internal/core
 )

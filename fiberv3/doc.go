@@ -265,9 +265,10 @@ of the cache, request_id. Without WithLogger the cache is silent, unless
 FIBER_CACHES_LOG_LEVEL is debug or trace; the one exception is
 duplicate_caching (at Error), which then goes to slog.Default().
 
-WithObserver is told of every Event and Reason (the cacheprom package,
-which turns them into Prometheus metrics, is built on the Fiber v2
-module: with Fiber v3, implement Observer).
+WithObserver is told of every Event and Reason. The module
+github.com/fiber-caches/cache/cacheprom turns them into Prometheus metrics:
+it is built on the engine, not on a Fiber, so its Metrics observes a cache
+of this package too (cache.WithObserver(cacheprom.New())).
 
 # Close
 
