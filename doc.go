@@ -262,8 +262,10 @@ of the cache, request_id. Without WithLogger the cache is silent, unless
 FIBER_CACHES_LOG_LEVEL is debug or trace; the one exception is
 duplicate_caching (at Error), which then goes to slog.Default().
 
-WithObserver is told of every Event and Reason; the cacheprom package
-turns them into Prometheus metrics.
+WithObserver is told of every Event and Reason. The module
+github.com/fiber-caches/cache/cacheprom turns them into Prometheus metrics;
+it is built on the engine, not on a Fiber, so its Metrics observes a cache
+of either Fiber's adapter (cache.WithObserver(cacheprom.New())).
 
 # Close
 
