@@ -500,7 +500,6 @@ type cxStressResult struct {
 func cxStress(t *testing.T, opts []cache.Option, d time.Duration, n int64) cxStressResult {
 	t.Helper()
 	m := cxCache(t, opts...)
-	cache.Isolate(m) // it runs in parallel: main_test.go
 	app := cxApp()
 	app.Use(m.Handler())
 	const urls = 4
@@ -664,7 +663,6 @@ func cxRaceEnabled() bool {
 // others a second's worth; "slow storage" delays
 // every storage call by up to 200 µs, to widen the race windows.
 func TestCorrectness_StaleStress(t *testing.T) {
-	t.Parallel() // long: main_test.go
 	stores := append(cxStores(t), cxStore{"slow storage", func(*testing.T) []cache.Option {
 		return []cache.Option{cache.WithStorage(cxSlowStorage(200 * time.Microsecond))}
 	}})

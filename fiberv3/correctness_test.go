@@ -411,7 +411,6 @@ type cxStressResult struct {
 func cxStress(t *testing.T, opts []cache.Option, d time.Duration, n int64) cxStressResult {
 	t.Helper()
 	m := cxCache(t, opts...)
-	cache.Isolate(m) // it runs in parallel: main_test.go
 	app := cxApp()
 	app.Use(m.Handler())
 	const urls = 4
