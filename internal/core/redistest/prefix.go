@@ -86,14 +86,16 @@ func sanitize(name string) string {
 
 // deletePrefix SCANs each master for p* and UNLINKs what it finds, one key
 // per command in pipelined batches, so no command spans two cluster slots.
-// It gives up after 10 seconds.
+// Each SCAN visits 10,000 keys: the test Redis may be a shared one holding
+// many others (a benchmark's), which 100 at a time made 140 ms a test. It
+// gives up after 10 seconds.
 func deletePrefix(rc redis.UniversalClient, p string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	each := func(ctx context.Context, c *redis.Client) error {
 		var cursor uint64
 		for {
-			keys, next, err := c.Scan(ctx, cursor, p+"*", 100).Result()
+			keys, next, err := c.Scan(ctx, cursor, p+"*", 10000).Result()
 			if err != nil {
 				return fmt.Errorf("SCAN %s: %w", c.Options().Addr, err)
 			}
