@@ -3,7 +3,6 @@ package cache
 import (
 	"context"
 	"slices"
-	"strings"
 
 	"github.com/gofiber/fiber/v3"
 	"github.com/gofiber/fiber/v3/middleware/requestid"
@@ -95,39 +94,11 @@ func (a v3App) RouteNames() []string {
 func (a v3App) NewRouter(pattern string) core.Router {
 	cfg := a.Config()
 	app := fiber.New(fiber.Config{CaseSensitive: cfg.CaseSensitive, StrictRouting: cfg.StrictRouting, UnescapePath: cfg.UnescapePath})
-	r := &v3Router{}
+	r := &core.HandlerRouter{}
 	app.Get(pattern, func(c fiber.Ctx) error {
-		r.ok = true
-		r.path = strings.Clone(c.Path())
-		r.got = make(map[string]string, len(r.params))
-		for _, n := range r.params {
-			if _, seen := r.got[n]; !seen {
-				r.got[n] = strings.Clone(c.Params(n))
-			}
-		}
+		r.Record(c.Path(), c.Params)
 		return nil
 	}).Name("r")
-	r.params = app.GetRoute("r").Params
-	r.serve = app.Handler()
+	r.Names, r.Serve = app.GetRoute("r").Params, app.Handler()
 	return r
-}
-
-// v3Router is a Router on Fiber v3's router.
-type v3Router struct {
-	serve  fasthttp.RequestHandler
-	params []string
-	path   string
-	got    map[string]string
-	ok     bool
-}
-
-func (r *v3Router) Params() []string { return r.params }
-
-func (r *v3Router) Route(target string) (string, map[string]string, bool) {
-	var ctx fasthttp.RequestCtx
-	ctx.Request.Header.SetMethod(fiber.MethodGet)
-	ctx.Request.SetRequestURI(target)
-	r.ok, r.path, r.got = false, "", nil
-	r.serve(&ctx)
-	return r.path, r.got, r.ok
 }

@@ -31,7 +31,7 @@ import (
 var skipped = map[string]bool{
 	// types of the framework seam, and those the adapter wraps
 	"App": true, "AppConfig": true, "Cache": true, "CacheHelper": true, "Ctx": true,
-	"Framework": true, "Router": true, "Storage": true,
+	"Framework": true, "Router": true, "Storage": true, "HandlerRouter": true,
 	// functions taking or giving framework types
 	"NewCache": true, "Helper": true, "Tag": true, "Control": true, "Never": true,
 	"WithKeyFunc": true, "WithNext": true, "WithStorage": true,
